@@ -1,0 +1,1 @@
+//! Text rules for posts (being written).
