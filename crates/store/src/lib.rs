@@ -1,1 +1,26 @@
-//! placeholder
+//! Starling's storage: the only place that speaks SQL.
+//!
+//! One portable query set serves SQLite (embedded default) and PostgreSQL through sqlx's
+//! `Any` driver: `$n` placeholders, BIGINT ids and Unix-millisecond times, 0/1 flags.
+//! Each public function is one unit of work (a read, or a write transaction), so the
+//! service layer never handles connections or transactions.
+
+mod accounts;
+mod db;
+mod error;
+pub mod interactions;
+mod notifications;
+mod oauth;
+mod page;
+mod records;
+pub mod social;
+mod statuses;
+pub mod timelines;
+
+pub use db::{Backend, Db};
+pub use error::StoreError;
+pub use page::Page;
+pub use records::*;
+
+/// Result of a store operation.
+pub type Result<T> = std::result::Result<T, StoreError>;

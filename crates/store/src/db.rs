@@ -1,0 +1,148 @@
+//! Connection pools and migrations for both engines.
+
+use crate::Result;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+use std::path::Path;
+use std::time::Duration;
+
+/// Which database engine is behind the pools.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// The database: a writer pool and a reader pool.
+///
+/// On SQLite the writer pool holds exactly one connection, so writes are serialised in
+/// process instead of failing with `SQLITE_BUSY`, while WAL lets the readers go on in
+/// parallel. On PostgreSQL both are the same pool.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub(crate) writer: AnyPool,
+    pub(crate) reader: AnyPool,
+    backend: Backend,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating the SQLite file
+    /// if needed, and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        install_default_drivers();
+        let db = if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await?
+        } else {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Self {
+                writer: pool.clone(),
+                reader: pool,
+                backend: Backend::Postgres,
+            }
+        };
+        MIGRATOR.run(&db.writer).await?;
+        Ok(db)
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Self> {
+        let path = url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(sqlx::Error::Io)?;
+        }
+        let rw_url = format!("sqlite://{path}?mode=rwc");
+        let writer = AnyPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL + synchronous=NORMAL: a committed write survives a process crash;
+                    // foreign keys are off by default in SQLite.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect(&rw_url)
+            .await?;
+        let readers = std::thread::available_parallelism()
+            .map(|n| n.get() as u32 * 2)
+            .unwrap_or(4)
+            .max(4);
+        let reader = AnyPoolOptions::new()
+            .max_connections(readers)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(&rw_url)
+            .await?;
+        Ok(Self {
+            writer,
+            reader,
+            backend: Backend::Sqlite,
+        })
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (for graceful shutdown).
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+/// `$start, $start+1, …` — `n` positional placeholders for an `IN (…)` list.
+pub(crate) fn placeholders(start: usize, n: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A bind value for queries whose SQL is assembled at run time.
+#[derive(Debug, Clone)]
+pub(crate) enum Arg {
+    /// An integer (ids, times, flags).
+    I(i64),
+    /// A string.
+    S(String),
+}
+
+/// Binds `args` in order to a query built from dynamic SQL.
+pub(crate) fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: &'q [Arg],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for a in args {
+        q = match a {
+            Arg::I(v) => q.bind(*v),
+            Arg::S(v) => q.bind(v.as_str()),
+        };
+    }
+    q
+}

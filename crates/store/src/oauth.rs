@@ -1,0 +1,172 @@
+//! OAuth applications, access tokens and authorization codes (secrets stored hashed).
+
+use crate::records::{AccountRecord, AppRecord, CodeRecord, NewToken, TokenRecord};
+use crate::{Db, Result, StoreError};
+use sqlx::Row;
+
+const APP_COLUMNS: &str =
+    "id, name, website, redirect_uris, scopes, client_id, client_secret, created_at";
+
+impl Db {
+    /// Registers an application.
+    pub async fn create_app(&self, app: &AppRecord) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO oauth_apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(app.id)
+        .bind(&app.name)
+        .bind(&app.website)
+        .bind(&app.redirect_uris)
+        .bind(&app.scopes)
+        .bind(&app.client_id)
+        .bind(&app.client_secret)
+        .bind(app.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// An application by its public client id.
+    pub async fn app_by_client_id(&self, client_id: &str) -> Result<AppRecord> {
+        let row = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM oauth_apps WHERE client_id = $1"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| AppRecord::from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// An application by id.
+    pub async fn app(&self, id: i64) -> Result<AppRecord> {
+        let row = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM oauth_apps WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| AppRecord::from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Stores a new token.
+    pub async fn create_token(&self, t: &NewToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_tokens (id, token_hash, refresh_hash, app_id, account_id, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(t.id)
+        .bind(&t.token_hash)
+        .bind(&t.refresh_hash)
+        .bind(t.app_id)
+        .bind(t.account_id)
+        .bind(&t.scopes)
+        .bind(t.created_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The token with this hash, with its account when it has one; deactivated accounts'
+    /// tokens are deleted on deactivation, so any token found is live.
+    pub async fn token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<(TokenRecord, Option<AccountRecord>)> {
+        let row = sqlx::query(
+            "SELECT id, app_id, account_id, scopes, created_at FROM oauth_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.reader)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let token = TokenRecord {
+            id: row.try_get("id")?,
+            app_id: row.try_get("app_id")?,
+            account_id: row.try_get("account_id")?,
+            scopes: row.try_get("scopes")?,
+            created_at: row.try_get("created_at")?,
+        };
+        let account = match token.account_id {
+            Some(id) => Some(self.account(id).await?),
+            None => None,
+        };
+        Ok((token, account))
+    }
+
+    /// Deletes the token whose access or refresh hash matches and that belongs to `app_id`,
+    /// returning the deleted token (refresh rotates tokens this way).
+    pub async fn take_token_by_refresh(
+        &self,
+        refresh_hash: &str,
+        app_id: i64,
+    ) -> Result<TokenRecord> {
+        let row = sqlx::query(
+            "DELETE FROM oauth_tokens WHERE refresh_hash = $1 AND app_id = $2 \
+             RETURNING id, app_id, account_id, scopes, created_at",
+        )
+        .bind(refresh_hash)
+        .bind(app_id)
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(TokenRecord {
+            id: row.try_get("id")?,
+            app_id: row.try_get("app_id")?,
+            account_id: row.try_get("account_id")?,
+            scopes: row.try_get("scopes")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    /// Revokes a token of `app_id` given either its access or its refresh secret's hash.
+    pub async fn revoke_token(&self, hash: &str, app_id: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "DELETE FROM oauth_tokens WHERE (token_hash = $1 OR refresh_hash = $1) AND app_id = $2",
+        )
+        .bind(hash)
+        .bind(app_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Stores an authorization code (hashed).
+    pub async fn create_code(&self, code_hash: &str, c: &CodeRecord) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_codes (code_hash, app_id, account_id, scopes, redirect_uri, code_challenge, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(code_hash)
+        .bind(c.app_id)
+        .bind(c.account_id)
+        .bind(&c.scopes)
+        .bind(&c.redirect_uri)
+        .bind(&c.code_challenge)
+        .bind(c.expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes and returns an authorization code: a code works once.
+    pub async fn take_code(&self, code_hash: &str) -> Result<CodeRecord> {
+        let row = sqlx::query(
+            "DELETE FROM oauth_codes WHERE code_hash = $1 \
+             RETURNING app_id, account_id, scopes, redirect_uri, code_challenge, expires_at",
+        )
+        .bind(code_hash)
+        .fetch_optional(&self.writer)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(CodeRecord {
+            app_id: row.try_get("app_id")?,
+            account_id: row.try_get("account_id")?,
+            scopes: row.try_get("scopes")?,
+            redirect_uri: row.try_get("redirect_uri")?,
+            code_challenge: row.try_get("code_challenge")?,
+            expires_at: row.try_get("expires_at")?,
+        })
+    }
+}

@@ -1,0 +1,470 @@
+//! Posts: creation with fan-out, reblogs, edits, deletion and thread lookups.
+
+use crate::db::placeholders;
+use crate::records::{
+    EditRecord, NewNotification, NewStatus, STATUS_COLUMNS, StatusEdit, StatusRecord,
+};
+use crate::{Db, Result, StoreError};
+use sqlx::{AnyConnection, Row};
+
+/// Deepest reply chain walked when loading a thread's ancestors.
+const MAX_ANCESTORS: usize = 256;
+/// Most replies returned for one thread.
+const MAX_DESCENDANTS: i64 = 4096;
+
+pub(crate) async fn insert_notifications(
+    conn: &mut AnyConnection,
+    notes: &[NewNotification],
+) -> Result<()> {
+    for n in notes {
+        sqlx::query(
+            "INSERT INTO notifications (id, account_id, kind, from_account_id, status_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(n.id)
+        .bind(n.account_id)
+        .bind(&n.kind)
+        .bind(n.from_account_id)
+        .bind(n.status_id)
+        .bind(n.created_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rows_to_statuses(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StatusRecord>> {
+    rows.iter()
+        .map(|r| StatusRecord::from_row(r).map_err(Into::into))
+        .collect()
+}
+
+async fn insert_feed_rows(
+    conn: &mut AnyConnection,
+    status_id: i64,
+    author_id: i64,
+    recipients: &[i64],
+) -> Result<()> {
+    for r in recipients {
+        sqlx::query(
+            "INSERT INTO home_feed (account_id, status_id, author_id) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(*r)
+        .bind(status_id)
+        .bind(author_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn replace_mentions_and_tags(
+    conn: &mut AnyConnection,
+    status_id: i64,
+    mentions: &[i64],
+    tags: &[String],
+) -> Result<()> {
+    sqlx::query("DELETE FROM status_mentions WHERE status_id = $1")
+        .bind(status_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM status_tags WHERE status_id = $1")
+        .bind(status_id)
+        .execute(&mut *conn)
+        .await?;
+    for m in mentions {
+        sqlx::query(
+            "INSERT INTO status_mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(status_id)
+        .bind(*m)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for t in tags {
+        sqlx::query("INSERT INTO status_tags (status_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(status_id)
+            .bind(t)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Stores a post with its mentions, tags, notifications and home-feed rows, in one
+    /// transaction. With an idempotency key already used, returns the earlier post instead.
+    pub async fn create_status(&self, s: NewStatus) -> Result<StatusRecord> {
+        let mut tx = self.writer.begin().await?;
+        if let Some(key) = &s.idempotency_key {
+            let prior: Option<(i64,)> = sqlx::query_as(
+                "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+            )
+            .bind(s.account_id)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((id,)) = prior {
+                drop(tx);
+                return self.status(id).await;
+            }
+            sqlx::query(
+                "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(s.account_id)
+            .bind(key)
+            .bind(s.id)
+            .bind(s.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO statuses (id, account_id, text, content, spoiler_text, sensitive, visibility, language, \
+             in_reply_to_id, in_reply_to_account_id, app_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(s.id)
+        .bind(s.account_id)
+        .bind(&s.text)
+        .bind(&s.content)
+        .bind(&s.spoiler_text)
+        .bind(i64::from(s.sensitive))
+        .bind(&s.visibility)
+        .bind(&s.language)
+        .bind(s.in_reply_to_id)
+        .bind(s.in_reply_to_account_id)
+        .bind(s.app_id)
+        .bind(s.created_at)
+        .execute(&mut *tx)
+        .await?;
+        replace_mentions_and_tags(&mut tx, s.id, &s.mentions, &s.tags).await?;
+        sqlx::query(
+            "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $1 WHERE id = $2",
+        )
+        .bind(s.created_at)
+        .bind(s.account_id)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(parent) = s.in_reply_to_id {
+            sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
+                .bind(parent)
+                .execute(&mut *tx)
+                .await?;
+        }
+        insert_feed_rows(&mut tx, s.id, s.account_id, &s.feed_recipients).await?;
+        if s.fan_out_to_followers {
+            // One statement, so fan-out costs one round trip however many followers there are.
+            sqlx::query(
+                "INSERT INTO home_feed (account_id, status_id, author_id) \
+                 SELECT account_id, CAST($1 AS BIGINT), $2 FROM follows WHERE target_id = $2 ON CONFLICT DO NOTHING",
+            )
+            .bind(s.id)
+            .bind(s.account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        insert_notifications(&mut tx, &s.notifications).await?;
+        tx.commit().await?;
+        self.status(s.id).await
+    }
+
+    /// The reblog wrapper `account_id` made of `original_id`, if any.
+    pub async fn reblog_of(&self, account_id: i64, original_id: i64) -> Result<Option<StatusRecord>> {
+        let sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.reblog_of_id = $1 AND s.account_id = $2"
+        );
+        let row = sqlx::query(&sql)
+            .bind(original_id)
+            .bind(account_id)
+            .fetch_optional(&self.reader)
+            .await?;
+        Ok(row.map(|r| StatusRecord::from_row(&r)).transpose()?)
+    }
+
+    /// Stores a reblog wrapper, fans it out to followers who show reblogs, bumps the
+    /// original's counter and notifies its author.
+    pub async fn create_reblog(
+        &self,
+        wrapper: StatusRecord,
+        fan_out: bool,
+        notification: Option<NewNotification>,
+    ) -> Result<StatusRecord> {
+        let original = wrapper.reblog_of_id.ok_or(StoreError::NotFound)?;
+        let mut tx = self.writer.begin().await?;
+        let exists: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM statuses WHERE reblog_of_id = $1 AND account_id = $2",
+        )
+        .bind(original)
+        .bind(wrapper.account_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((id,)) = exists {
+            drop(tx);
+            return self.status(id).await;
+        }
+        sqlx::query(
+            "INSERT INTO statuses (id, account_id, text, content, visibility, reblog_of_id, app_id, created_at) \
+             VALUES ($1, $2, '', '', $3, $4, $5, $6)",
+        )
+        .bind(wrapper.id)
+        .bind(wrapper.account_id)
+        .bind(&wrapper.visibility)
+        .bind(original)
+        .bind(wrapper.app_id)
+        .bind(wrapper.created_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1")
+            .bind(original)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $1 WHERE id = $2",
+        )
+        .bind(wrapper.created_at)
+        .bind(wrapper.account_id)
+        .execute(&mut *tx)
+        .await?;
+        insert_feed_rows(&mut tx, wrapper.id, wrapper.account_id, &[wrapper.account_id]).await?;
+        if fan_out {
+            sqlx::query(
+                "INSERT INTO home_feed (account_id, status_id, author_id) \
+                 SELECT account_id, CAST($1 AS BIGINT), $2 FROM follows WHERE target_id = $2 AND show_reblogs = 1 \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(wrapper.id)
+            .bind(wrapper.account_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(n) = notification {
+            insert_notifications(&mut tx, &[n]).await?;
+        }
+        tx.commit().await?;
+        self.status(wrapper.id).await
+    }
+
+    /// Deletes a post (its reblogs, mentions, favourites… go with it) and fixes the counters.
+    pub async fn delete_status(&self, id: i64) -> Result<StatusRecord> {
+        let status = self.status(id).await?;
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("DELETE FROM notifications WHERE status_id IN (SELECT id FROM statuses WHERE reblog_of_id = $1)")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        // Reblog wrappers vanish with the original: keep their authors' counters right.
+        sqlx::query(
+            "UPDATE accounts SET statuses_count = statuses_count - 1 \
+             WHERE id IN (SELECT account_id FROM statuses WHERE reblog_of_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM statuses WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE accounts SET statuses_count = statuses_count - 1 WHERE id = $1")
+            .bind(status.account_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(parent) = status.in_reply_to_id {
+            sqlx::query("UPDATE statuses SET replies_count = replies_count - 1 WHERE id = $1 AND replies_count > 0")
+                .bind(parent)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(original) = status.reblog_of_id {
+            sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count - 1 WHERE id = $1 AND reblogs_count > 0")
+                .bind(original)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(status)
+    }
+
+    /// Replaces a post's text, keeping the previous version in its history.
+    pub async fn edit_status(&self, e: StatusEdit) -> Result<StatusRecord> {
+        let before = self.status(e.status_id).await?;
+        let mut tx = self.writer.begin().await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM status_edits WHERE status_id = $1")
+            .bind(e.status_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if n == 0 {
+            // The first edit also records the original version, as Mastodon's history shows it.
+            sqlx::query(
+                "INSERT INTO status_edits (id, status_id, text, content, spoiler_text, sensitive, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(e.edit_id - 1)
+            .bind(e.status_id)
+            .bind(&before.text)
+            .bind(&before.content)
+            .bind(&before.spoiler_text)
+            .bind(i64::from(before.sensitive))
+            .bind(before.created_at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO status_edits (id, status_id, text, content, spoiler_text, sensitive, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(e.edit_id)
+        .bind(e.status_id)
+        .bind(&e.text)
+        .bind(&e.content)
+        .bind(&e.spoiler_text)
+        .bind(i64::from(e.sensitive))
+        .bind(e.edited_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE statuses SET text = $1, content = $2, spoiler_text = $3, sensitive = $4, language = $5, edited_at = $6 \
+             WHERE id = $7",
+        )
+        .bind(&e.text)
+        .bind(&e.content)
+        .bind(&e.spoiler_text)
+        .bind(i64::from(e.sensitive))
+        .bind(&e.language)
+        .bind(e.edited_at)
+        .bind(e.status_id)
+        .execute(&mut *tx)
+        .await?;
+        replace_mentions_and_tags(&mut tx, e.status_id, &e.mentions, &e.tags).await?;
+        tx.commit().await?;
+        self.status(e.status_id).await
+    }
+
+    /// A post's versions, oldest first.
+    pub async fn status_edits(&self, id: i64) -> Result<Vec<EditRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, text, content, spoiler_text, sensitive, created_at FROM status_edits \
+             WHERE status_id = $1 ORDER BY id",
+        )
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(EditRecord {
+                    id: r.try_get("id")?,
+                    text: r.try_get("text")?,
+                    content: r.try_get("content")?,
+                    spoiler_text: r.try_get("spoiler_text")?,
+                    sensitive: r.try_get::<i64, _>("sensitive")? != 0,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// One post by id.
+    pub async fn status(&self, id: i64) -> Result<StatusRecord> {
+        let sql = format!("SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.map(|r| StatusRecord::from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Posts by id, in no particular order; unknown ids are skipped.
+    pub async fn statuses(&self, ids: &[i64]) -> Result<Vec<StatusRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN ({})",
+            placeholders(1, ids.len())
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        rows_to_statuses(&q.fetch_all(&self.reader).await?)
+    }
+
+    /// `(status_id, account_id)` pairs of the accounts mentioned by these posts.
+    pub async fn mentions_of(&self, status_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        self.pairs("SELECT status_id, account_id FROM status_mentions WHERE status_id IN", status_ids)
+            .await
+    }
+
+    /// `(status_id, tag)` pairs of the hashtags of these posts.
+    pub async fn tags_of(&self, status_ids: &[i64]) -> Result<Vec<(i64, String)>> {
+        if status_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT status_id, tag FROM status_tags WHERE status_id IN ({})",
+            placeholders(1, status_ids.len())
+        );
+        let mut q = sqlx::query_as(&sql);
+        for id in status_ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(&self.reader).await?)
+    }
+
+    pub(crate) async fn pairs(&self, prefix: &str, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{prefix} ({})", placeholders(1, ids.len()));
+        let mut q = sqlx::query_as(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(&self.reader).await?)
+    }
+
+    /// The posts a post replies to, nearest first (stops at a missing parent).
+    pub async fn ancestors(&self, status: &StatusRecord) -> Result<Vec<StatusRecord>> {
+        let mut out = Vec::new();
+        let mut next = status.in_reply_to_id;
+        while let Some(id) = next {
+            if out.len() >= MAX_ANCESTORS {
+                break;
+            }
+            match self.status(id).await {
+                Ok(s) => {
+                    next = s.in_reply_to_id;
+                    out.push(s);
+                }
+                Err(StoreError::NotFound) => break,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every reply below a post, at any depth, oldest first.
+    pub async fn descendants(&self, id: i64) -> Result<Vec<StatusRecord>> {
+        let sql = format!(
+            "WITH RECURSIVE d(id) AS ( \
+               SELECT id FROM statuses WHERE in_reply_to_id = $1 \
+               UNION SELECT c.id FROM statuses c JOIN d ON c.in_reply_to_id = d.id) \
+             SELECT {STATUS_COLUMNS} FROM statuses s JOIN d ON s.id = d.id ORDER BY s.id LIMIT {MAX_DESCENDANTS}"
+        );
+        let rows = sqlx::query(&sql).bind(id).fetch_all(&self.reader).await?;
+        rows_to_statuses(&rows)
+    }
+
+    /// Number of posts, for the instance statistics.
+    pub async fn status_count(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM statuses WHERE reblog_of_id IS NULL")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n)
+    }
+}

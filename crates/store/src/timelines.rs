@@ -1,0 +1,123 @@
+//! Timeline reads: home (fanned-out feed merged with followed celebrities), network,
+//! hashtag and account timelines, all keyset-paginated.
+
+use crate::db::{Arg, bind_all};
+use crate::records::{STATUS_COLUMNS, StatusRecord};
+use crate::statuses::rows_to_statuses;
+use crate::{Db, Page, Result};
+
+/// Filters for an account's own timeline.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountTimelineFilter {
+    /// Leave out replies.
+    pub exclude_replies: bool,
+    /// Leave out reblogs.
+    pub exclude_reblogs: bool,
+    /// Only pinned posts.
+    pub pinned: bool,
+}
+
+impl Db {
+    async fn paged(&self, mut sql: String, col: &str, mut args: Vec<Arg>, page: &Page) -> Result<Vec<StatusRecord>> {
+        let order = page.apply(&mut sql, col, &mut args);
+        sql.push_str(&order);
+        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(&self.reader).await?;
+        Ok(page.finish(rows_to_statuses(&rows)?))
+    }
+
+    /// A page of `account_id`'s home timeline, before visibility filtering.
+    ///
+    /// Ordinary authors' posts come from the fanned-out `home_feed`; posts of followed
+    /// celebrity accounts (never fanned out) are read from each one's own index and
+    /// merged in. Each part is an index range scan bounded by the page, so the cost does
+    /// not depend on how long ago the followed accounts last posted.
+    pub async fn home_timeline(&self, account_id: i64, page: &Page) -> Result<Vec<StatusRecord>> {
+        let sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM home_feed f JOIN statuses s ON s.id = f.status_id WHERE f.account_id = $1"
+        );
+        let mut all = self.paged(sql, "f.status_id", vec![Arg::I(account_id)], page).await?;
+        let celebrities: Vec<(i64,)> = sqlx::query_as(
+            "SELECT f.target_id FROM follows f JOIN accounts a ON a.id = f.target_id \
+             WHERE f.account_id = $1 AND a.celebrity = 1",
+        )
+        .bind(account_id)
+        .fetch_all(&self.reader)
+        .await?;
+        if celebrities.is_empty() {
+            return Ok(all);
+        }
+        for (celebrity,) in celebrities {
+            let sql = format!(
+                "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 AND s.visibility <> 'direct'"
+            );
+            all.extend(self.paged(sql, "s.id", vec![Arg::I(celebrity)], page).await?);
+        }
+        all.sort_by_key(|s| std::cmp::Reverse(s.id));
+        all.dedup_by_key(|s| s.id);
+        // Keep the page's window: the newest `limit` (or, for min_id, the oldest `limit`).
+        let limit = page.limit.max(0) as usize;
+        if page.min_id.is_some() && all.len() > limit {
+            all.drain(..all.len() - limit);
+        } else {
+            all.truncate(limit);
+        }
+        Ok(all)
+    }
+
+    /// A page of the network timeline: public originals by active accounts.
+    pub async fn public_timeline(&self, page: &Page) -> Result<Vec<StatusRecord>> {
+        let sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM statuses s JOIN accounts a ON a.id = s.account_id \
+             WHERE s.visibility = 'public' AND s.reblog_of_id IS NULL AND a.deactivated_at IS NULL"
+        );
+        self.paged(sql, "s.id", Vec::new(), page).await
+    }
+
+    /// A page of the posts carrying a (normalised) hashtag.
+    pub async fn tag_timeline(&self, tag: &str, page: &Page) -> Result<Vec<StatusRecord>> {
+        let sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM status_tags t JOIN statuses s ON s.id = t.status_id \
+             WHERE t.tag = $1 AND s.visibility IN ('public', 'unlisted')"
+        );
+        self.paged(sql, "t.status_id", vec![Arg::S(tag.to_owned())], page).await
+    }
+
+    /// A page of one account's posts and reblogs.
+    pub async fn account_timeline(
+        &self,
+        account_id: i64,
+        filter: AccountTimelineFilter,
+        page: &Page,
+    ) -> Result<Vec<StatusRecord>> {
+        let mut sql = if filter.pinned {
+            format!(
+                "SELECT {STATUS_COLUMNS} FROM pins p JOIN statuses s ON s.id = p.status_id WHERE p.account_id = $1"
+            )
+        } else {
+            format!("SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1")
+        };
+        if filter.exclude_replies {
+            // Replies to oneself (threads) stay, as in Mastodon.
+            sql.push_str(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)");
+        }
+        if filter.exclude_reblogs {
+            sql.push_str(" AND s.reblog_of_id IS NULL");
+        }
+        self.paged(sql, "s.id", vec![Arg::I(account_id)], page).await
+    }
+
+    /// Adds a followed account's recent posts to a home feed (on follow).
+    pub async fn backfill_home(&self, account_id: i64, author_id: i64, how_many: i64) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO home_feed (account_id, status_id, author_id) \
+             SELECT CAST($1 AS BIGINT), id, account_id FROM statuses WHERE account_id = $2 AND visibility <> 'direct' \
+             ORDER BY id DESC LIMIT {} ON CONFLICT DO NOTHING",
+            how_many.max(0)
+        ))
+        .bind(account_id)
+        .bind(author_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+}
