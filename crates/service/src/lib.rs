@@ -1,1 +1,73 @@
-//! placeholder
+//! Starling's use cases: everything the HTTP API and the web UI can do, written once.
+//!
+//! Front ends authenticate, parse, call one function of [`Starling`] and convert the
+//! result; the rules (who may see what, what a valid post is) live here and in the domain.
+
+pub mod accounts;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod interactions;
+pub mod notifications;
+pub mod social;
+pub mod statuses;
+pub mod timelines;
+pub mod views;
+mod visibility;
+
+pub use config::Settings;
+pub use error::{Result, ServiceError};
+pub use starling_store::{AccountRecord, AppRecord, Db, Page, StatusRecord};
+
+use starling_domain::id::IdGenerator;
+use std::sync::Arc;
+
+/// The application: settings, database and id generator, cheap to clone and share.
+#[derive(Clone, Debug)]
+pub struct Starling {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    settings: Settings,
+    ids: IdGenerator,
+}
+
+impl Starling {
+    /// Connects to the configured database (applying migrations) and builds the application.
+    pub async fn open(settings: Settings) -> Result<Self> {
+        let db = Db::connect(&settings.database_url()).await?;
+        Ok(Self::with_db(settings, db))
+    }
+
+    /// Builds the application around an open database.
+    pub fn with_db(settings: Settings, db: Db) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                ids: IdGenerator::new(),
+            }),
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub(crate) fn next_id(&self) -> i64 {
+        self.inner.ids.next_id()
+    }
+
+    /// Closes the database pools.
+    pub async fn close(&self) {
+        self.inner.db.close().await;
+    }
+}

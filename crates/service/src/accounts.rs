@@ -1,0 +1,212 @@
+//! Accounts: sign-up, administration, profiles and lookups.
+
+use crate::auth::{IssuedToken, Principal, hash_password};
+use crate::{Result, ServiceError, Starling};
+use starling_domain::account::{
+    AccountError, Email, Role, Username, check_display_name, check_note, check_password,
+};
+use starling_domain::id::now_millis;
+use starling_domain::scope::Scopes;
+use starling_domain::visibility::Visibility;
+use starling_store::{AccountRecord, NewAccount, ProfileUpdate, StoreError};
+
+fn invalid(e: AccountError) -> ServiceError {
+    ServiceError::Validation(e.to_string())
+}
+
+/// A sign-up request as a client sends it.
+#[derive(Debug, Clone, Default)]
+pub struct SignUp {
+    pub username: String,
+    pub email: String,
+    pub password: String,
+    pub agreement: bool,
+    pub locale: Option<String>,
+}
+
+/// Profile changes requested by the account itself (`update_credentials`).
+#[derive(Debug, Clone, Default)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub note: Option<String>,
+    pub locked: Option<bool>,
+    pub bot: Option<bool>,
+    pub discoverable: Option<bool>,
+    pub privacy: Option<String>,
+    pub sensitive: Option<bool>,
+    pub language: Option<String>,
+}
+
+impl Starling {
+    async fn insert_account(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+        role: Option<Role>,
+        enforce_domains: bool,
+    ) -> Result<AccountRecord> {
+        let username = Username::parse(username).map_err(invalid)?;
+        let email = Email::parse(email).map_err(invalid)?;
+        if enforce_domains {
+            email
+                .check_domain(&self.settings().allowed_email_domains)
+                .map_err(invalid)?;
+        }
+        check_password(password).map_err(invalid)?;
+        let password_hash = hash_password(password).await?;
+        Ok(self
+            .db()
+            .create_account(NewAccount {
+                id: self.next_id(),
+                username: username.as_str().to_owned(),
+                email: email.as_str().to_owned(),
+                password_hash,
+                role: role.map(|r| r.as_str().to_owned()),
+                created_at: now_millis(),
+            })
+            .await?)
+    }
+
+    /// `POST /api/v1/accounts`: self-service sign-up with an app token; the returned
+    /// token (with the app token's scopes) works at once.
+    pub async fn sign_up(&self, app_token: &Principal, req: SignUp) -> Result<(AccountRecord, IssuedToken)> {
+        if app_token.account.is_some() {
+            return Err(ServiceError::Forbidden(
+                "sign-up needs an application token, not a user token".into(),
+            ));
+        }
+        if !self.settings().registrations_open {
+            return Err(ServiceError::Forbidden(
+                "Registrations are closed on this network".into(),
+            ));
+        }
+        if !req.agreement {
+            return Err(ServiceError::invalid(
+                "agreement must be accepted to sign up",
+            ));
+        }
+        let account = self
+            .insert_account(&req.username, &req.email, &req.password, None, true)
+            .await?;
+        let token = self
+            .issue_token(app_token.app_id, Some(account.id), &app_token.scopes)
+            .await?;
+        Ok((account, token))
+    }
+
+    /// `starling admin user create`: creates an account regardless of sign-up settings.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        email: &str,
+        password: &str,
+        role: Option<&str>,
+    ) -> Result<AccountRecord> {
+        let role = role.map(Role::parse).transpose().map_err(invalid)?;
+        self.insert_account(username, email, password, role, false)
+            .await
+    }
+
+    /// All accounts, oldest first, a page at a time.
+    pub async fn list_users(&self, offset: i64, limit: i64) -> Result<Vec<AccountRecord>> {
+        Ok(self.db().list_accounts(offset, limit).await?)
+    }
+
+    /// An account by exact username (any case), including deactivated ones (admin use).
+    pub async fn user_by_username(&self, username: &str) -> Result<AccountRecord> {
+        Ok(self.db().account_by_username(username).await?)
+    }
+
+    /// Deactivates an account: it can no longer sign in, its tokens stop working at once,
+    /// and its posts disappear from everyone's view.
+    pub async fn deactivate(&self, username: &str) -> Result<AccountRecord> {
+        let account = self.user_by_username(username).await?;
+        Ok(self
+            .db()
+            .set_deactivated(account.id, Some(now_millis()))
+            .await?)
+    }
+
+    /// Reactivates a deactivated account.
+    pub async fn reactivate(&self, username: &str) -> Result<AccountRecord> {
+        let account = self.user_by_username(username).await?;
+        Ok(self.db().set_deactivated(account.id, None).await?)
+    }
+
+    /// Changes an account's role.
+    pub async fn set_role(&self, username: &str, role: &str) -> Result<AccountRecord> {
+        let role = Role::parse(role).map_err(invalid)?;
+        let account = self.user_by_username(username).await?;
+        Ok(self.db().set_role(account.id, role.as_str()).await?)
+    }
+
+    /// An active account by id (deactivated accounts are 404 to everyone).
+    pub async fn account(&self, id: i64) -> Result<AccountRecord> {
+        let account = self.db().account(id).await?;
+        if account.deactivated_at.is_some() {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(account)
+    }
+
+    /// `GET /api/v1/accounts/lookup?acct=`: `user`, `@user` or `user@this-host`.
+    pub async fn lookup(&self, acct: &str) -> Result<AccountRecord> {
+        let acct = acct.trim().trim_start_matches('@');
+        let name = match acct.split_once('@') {
+            Some((name, host)) if host.eq_ignore_ascii_case(&self.settings().host()) => name,
+            Some(_) => return Err(ServiceError::NotFound),
+            None => acct,
+        };
+        let account = match self.db().account_by_username(name).await {
+            Err(StoreError::NotFound) => return Err(ServiceError::NotFound),
+            other => other?,
+        };
+        if account.deactivated_at.is_some() {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(account)
+    }
+
+    /// `PATCH /api/v1/accounts/update_credentials`.
+    pub async fn update_profile(&self, me: &AccountRecord, c: ProfileChanges) -> Result<AccountRecord> {
+        if let Some(n) = &c.display_name {
+            check_display_name(n).map_err(invalid)?;
+        }
+        if let Some(n) = &c.note {
+            check_note(n).map_err(invalid)?;
+        }
+        if let Some(p) = &c.privacy {
+            Visibility::parse(p).map_err(|_| {
+                ServiceError::invalid("source[privacy] must be one of public, unlisted, private, direct")
+            })?;
+        }
+        Ok(self
+            .db()
+            .update_profile(
+                me.id,
+                ProfileUpdate {
+                    display_name: c.display_name,
+                    note: c.note,
+                    locked: c.locked,
+                    bot: c.bot,
+                    discoverable: c.discoverable,
+                    default_privacy: c.privacy,
+                    default_sensitive: c.sensitive,
+                    default_language: c.language,
+                },
+            )
+            .await?)
+    }
+
+    /// Number of accounts and posts, for the instance description.
+    pub async fn stats(&self) -> Result<(i64, i64)> {
+        let (_, active) = self.db().account_counts().await?;
+        Ok((active, self.db().status_count().await?))
+    }
+
+    /// Parses a scope list (for the admin command's `--scopes`).
+    pub fn parse_scopes(s: &str) -> Result<Scopes> {
+        Scopes::parse(s).map_err(|e| ServiceError::invalid(e.to_string()))
+    }
+}

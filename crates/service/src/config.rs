@@ -1,0 +1,98 @@
+//! Settings: one typed struct, filled from defaults, a TOML file, `STARLING_*` environment
+//! variables and command-line flags (in that order, later wins) by the server crate.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Everything an operator can configure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Public base URL (scheme, host, port) used in links and for the streaming URL;
+    /// defaults to `http://<listen>`.
+    pub base_url: Option<String>,
+    /// Folder for the embedded database and uploaded files.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data_dir>/starling.db`.
+    pub database_url: Option<String>,
+    /// Name of the network, shown to users and clients.
+    pub network_name: String,
+    /// One-paragraph description of the network.
+    pub network_description: String,
+    /// E-mail domains allowed to sign up; empty means any.
+    pub allowed_email_domains: Vec<String>,
+    /// Whether people may sign up themselves (admins can always create accounts).
+    pub registrations_open: bool,
+    /// Longest post, in characters (grapheme clusters; a URL counts 23).
+    pub max_post_chars: usize,
+    /// Followers count from which an account's posts are merged into home timelines on
+    /// read instead of being copied to every follower on write.
+    pub celebrity_threshold: i64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            base_url: None,
+            data_dir: PathBuf::from("starling-data"),
+            database_url: None,
+            network_name: "Starling".to_owned(),
+            network_description: "Our organisation's microsharing network.".to_owned(),
+            allowed_email_domains: Vec::new(),
+            registrations_open: true,
+            max_post_chars: 140,
+            celebrity_threshold: 10_000,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Settings {
+    /// The database URL in force.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("starling.db").display())
+        })
+    }
+
+    /// The public base URL without a trailing slash.
+    pub fn base_url(&self) -> String {
+        self.base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Host (and port) part of the base URL, as Mastodon's `uri`/`domain`.
+    pub fn host(&self) -> String {
+        let base = self.base_url();
+        url::Url::parse(&base)
+            .ok()
+            .and_then(|u| {
+                u.host_str().map(|h| match u.port() {
+                    Some(p) => format!("{h}:{p}"),
+                    None => h.to_owned(),
+                })
+            })
+            .unwrap_or(base)
+    }
+
+    /// The streaming API's base (`ws://` or `wss://` matching the base URL's scheme).
+    pub fn streaming_url(&self) -> String {
+        let base = self.base_url();
+        if let Some(rest) = base.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            base
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! Posting: writing, editing, deleting and reading posts and threads.
+
+use crate::auth::Principal;
+use crate::views::StatusView;
+use crate::{Result, ServiceError, Starling};
+use starling_domain::id::now_millis;
+use starling_domain::text::{extract_hashtags, extract_mentions, render_html, validate_post_text};
+use starling_domain::visibility::Visibility;
+use starling_store::{AccountRecord, EditRecord, NewNotification, NewStatus, StatusEdit, StatusRecord};
+use std::collections::{HashMap, HashSet};
+
+/// Longest content warning, in characters.
+const SPOILER_MAX: usize = 500;
+/// Longest idempotency key accepted.
+const IDEMPOTENCY_KEY_MAX: usize = 256;
+
+/// A post as a client submits it.
+#[derive(Debug, Clone, Default)]
+pub struct NewPost {
+    pub text: String,
+    pub visibility: Option<String>,
+    pub in_reply_to_id: Option<i64>,
+    pub spoiler_text: Option<String>,
+    pub sensitive: Option<bool>,
+    pub language: Option<String>,
+    pub idempotency_key: Option<String>,
+}
+
+/// Changes to an existing post.
+#[derive(Debug, Clone, Default)]
+pub struct PostEdit {
+    pub text: String,
+    pub spoiler_text: Option<String>,
+    pub sensitive: Option<bool>,
+    pub language: Option<String>,
+}
+
+/// Text of a post checked and analysed: rendered HTML, mentioned accounts, tags.
+struct Composed {
+    content: String,
+    mentions: Vec<AccountRecord>,
+    tags: Vec<String>,
+}
+
+impl Starling {
+    /// Checks the length rule and resolves mentions and tags.
+    async fn compose(&self, author: &AccountRecord, text: &str, spoiler: &str) -> Result<Composed> {
+        let limit = self.settings().max_post_chars;
+        validate_post_text(text, limit).map_err(|e| ServiceError::invalid(format!("Validation failed: status {e}")))?;
+        if spoiler.chars().count() > SPOILER_MAX {
+            return Err(ServiceError::invalid(format!(
+                "Validation failed: spoiler_text must be at most {SPOILER_MAX} characters"
+            )));
+        }
+        let names = extract_mentions(text);
+        let found = self.db().accounts_by_usernames(&names).await?;
+        let active: Vec<AccountRecord> = found.into_iter().filter(|a| a.deactivated_at.is_none()).collect();
+        let ids: Vec<i64> = active.iter().map(|a| a.id).filter(|id| *id != author.id).collect();
+        let blocked = self.db().blocked_among(author.id, &ids).await?;
+        let mentions: Vec<AccountRecord> = names
+            .iter()
+            .filter_map(|n| active.iter().find(|a| a.username.eq_ignore_ascii_case(n)))
+            .filter(|a| !blocked.contains(&a.id))
+            .cloned()
+            .collect();
+        let known: HashSet<String> = mentions.iter().map(|a| a.username.to_ascii_lowercase()).collect();
+        let content = render_html(text, &self.settings().base_url(), &|n: &str| known.contains(n));
+        Ok(Composed {
+            content,
+            mentions,
+            tags: extract_hashtags(text),
+        })
+    }
+
+    /// `POST /api/v1/statuses`: publishes a post, fans it out and notifies mentioned accounts.
+    pub async fn post(&self, principal: &Principal, req: NewPost) -> Result<StatusView> {
+        let me = principal.account()?;
+        let visibility = match req.visibility.as_deref().filter(|v| !v.is_empty()) {
+            Some(v) => Visibility::parse(v).map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?,
+            None => Visibility::parse(&me.default_privacy).unwrap_or(Visibility::Public),
+        };
+        if let Some(key) = &req.idempotency_key
+            && key.len() > IDEMPOTENCY_KEY_MAX
+        {
+            return Err(ServiceError::BadRequest(format!(
+                "Idempotency-Key must be at most {IDEMPOTENCY_KEY_MAX} bytes"
+            )));
+        }
+        let parent = match req.in_reply_to_id {
+            Some(id) => Some(self.visible_status(Some(me), id).await.map_err(|e| match e {
+                ServiceError::NotFound => ServiceError::NotFound,
+                other => other,
+            })?),
+            None => None,
+        };
+        let spoiler = req.spoiler_text.unwrap_or_default();
+        let composed = self.compose(me, &req.text, &spoiler).await?;
+        if visibility == Visibility::Direct && composed.mentions.iter().all(|a| a.id == me.id) {
+            return Err(ServiceError::invalid(
+                "Validation failed: a direct post must mention at least one existing account",
+            ));
+        }
+        let id = self.next_id();
+        let now = now_millis();
+        let mentioned: Vec<i64> = composed.mentions.iter().map(|a| a.id).collect();
+        let mut notifications = Vec::new();
+        for account in &composed.mentions {
+            if account.id != me.id && self.wants_notification(account.id, me.id).await? {
+                notifications.push(NewNotification {
+                    id: self.next_id(),
+                    account_id: account.id,
+                    kind: "mention".into(),
+                    from_account_id: me.id,
+                    status_id: Some(id),
+                    created_at: now,
+                });
+            }
+        }
+        let mut feed_recipients = vec![me.id];
+        if visibility == Visibility::Direct {
+            feed_recipients.extend(mentioned.iter().copied().filter(|m| *m != me.id));
+        }
+        let status = self
+            .db()
+            .create_status(NewStatus {
+                id,
+                account_id: me.id,
+                text: req.text,
+                content: composed.content,
+                spoiler_text: spoiler,
+                sensitive: req.sensitive.unwrap_or(me.default_sensitive),
+                visibility: visibility.as_str().to_owned(),
+                language: req.language.filter(|l| !l.is_empty()).or_else(|| me.default_language.clone()),
+                in_reply_to_id: parent.as_ref().map(|p| p.id),
+                in_reply_to_account_id: parent.as_ref().map(|p| p.account_id),
+                app_id: principal.app_id,
+                created_at: now,
+                mentions: mentioned,
+                tags: composed.tags,
+                fan_out_to_followers: visibility != Visibility::Direct && !me.celebrity,
+                feed_recipients,
+                notifications,
+                idempotency_key: req.idempotency_key,
+            })
+            .await?;
+        self.one_view(Some(me), status).await
+    }
+
+    /// Whether `recipient` should be notified of something `actor` did (not blocked, not muted).
+    pub(crate) async fn wants_notification(&self, recipient: i64, actor: i64) -> Result<bool> {
+        if recipient == actor {
+            return Ok(false);
+        }
+        let blocked = self.db().blocked_among(recipient, &[actor]).await?;
+        let rel = self.db().relationships(recipient, &[actor]).await?;
+        let muted = rel.first().is_some_and(|r| r.muting && r.muting_notifications);
+        Ok(blocked.is_empty() && !muted)
+    }
+
+    pub(crate) async fn one_view(&self, viewer: Option<&AccountRecord>, status: StatusRecord) -> Result<StatusView> {
+        self.hydrate(viewer, vec![status])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(ServiceError::NotFound)
+    }
+
+    /// `GET /api/v1/statuses/:id`.
+    pub async fn status(&self, viewer: Option<&AccountRecord>, id: i64) -> Result<StatusView> {
+        let status = self.visible_status(viewer, id).await?;
+        self.one_view(viewer, status).await
+    }
+
+    /// `DELETE /api/v1/statuses/:id`: only the author; returns the post as it was.
+    pub async fn delete_status(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
+        let status = self.visible_status(Some(me), id).await?;
+        if status.account_id != me.id {
+            return Err(ServiceError::NotFound);
+        }
+        let view = self.one_view(Some(me), status).await?;
+        self.db().delete_status(id).await?;
+        Ok(view)
+    }
+
+    /// `PUT /api/v1/statuses/:id`: the author edits text, warning or sensitivity.
+    pub async fn edit_status(&self, me: &AccountRecord, id: i64, edit: PostEdit) -> Result<StatusView> {
+        let status = self.visible_status(Some(me), id).await?;
+        if status.account_id != me.id || status.reblog_of_id.is_some() {
+            return Err(ServiceError::NotFound);
+        }
+        let spoiler = edit.spoiler_text.unwrap_or_else(|| status.spoiler_text.clone());
+        let composed = self.compose(me, &edit.text, &spoiler).await?;
+        let edited = self
+            .db()
+            .edit_status(StatusEdit {
+                edit_id: self.next_id(),
+                status_id: id,
+                text: edit.text,
+                content: composed.content,
+                spoiler_text: spoiler,
+                sensitive: edit.sensitive.unwrap_or(status.sensitive),
+                language: edit.language.or(status.language),
+                mentions: composed.mentions.iter().map(|a| a.id).collect(),
+                tags: composed.tags,
+                edited_at: now_millis(),
+            })
+            .await?;
+        self.one_view(Some(me), edited).await
+    }
+
+    /// `GET /api/v1/statuses/:id/history`: the post's versions, oldest first.
+    pub async fn status_history(
+        &self,
+        viewer: Option<&AccountRecord>,
+        id: i64,
+    ) -> Result<(StatusView, Vec<EditRecord>)> {
+        let view = self.status(viewer, id).await?;
+        let mut edits = self.db().status_edits(id).await?;
+        if edits.is_empty() {
+            let s = &view.status;
+            edits.push(EditRecord {
+                id: s.id,
+                text: s.text.clone(),
+                content: s.content.clone(),
+                spoiler_text: s.spoiler_text.clone(),
+                sensitive: s.sensitive,
+                created_at: s.created_at,
+            });
+        }
+        Ok((view, edits))
+    }
+
+    /// `GET /api/v1/statuses/:id/source`: the raw text, for the author.
+    pub async fn status_source(&self, me: &AccountRecord, id: i64) -> Result<StatusRecord> {
+        let status = self.visible_status(Some(me), id).await?;
+        if status.account_id != me.id {
+            return Err(ServiceError::NotFound);
+        }
+        Ok(status)
+    }
+
+    /// `GET /api/v1/statuses/:id/context`: visible ancestors (oldest first) and
+    /// descendants (in thread order: each reply after its parent).
+    pub async fn context(
+        &self,
+        viewer: Option<&AccountRecord>,
+        id: i64,
+    ) -> Result<(Vec<StatusView>, Vec<StatusView>)> {
+        let status = self.visible_status(viewer, id).await?;
+        let mut ancestors = self.db().ancestors(&status).await?;
+        ancestors.reverse();
+        let descendants = thread_order(id, self.db().descendants(id).await?);
+        Ok((
+            self.present(viewer, ancestors, false).await?,
+            self.present(viewer, descendants, false).await?,
+        ))
+    }
+}
+
+/// Orders replies depth-first under `root`, oldest sibling first.
+fn thread_order(root: i64, replies: Vec<StatusRecord>) -> Vec<StatusRecord> {
+    let mut children: HashMap<i64, Vec<StatusRecord>> = HashMap::new();
+    for r in replies {
+        if let Some(parent) = r.in_reply_to_id {
+            children.entry(parent).or_default().push(r);
+        }
+    }
+    for list in children.values_mut() {
+        // Newest first, so popping from the stack visits the oldest first.
+        list.sort_by_key(|s| std::cmp::Reverse(s.id));
+    }
+    let mut out = Vec::new();
+    let mut stack: Vec<StatusRecord> = children.remove(&root).unwrap_or_default();
+    while let Some(next) = stack.pop() {
+        if let Some(kids) = children.remove(&next.id) {
+            stack.extend(kids);
+        }
+        out.push(next);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(id: i64, parent: i64) -> StatusRecord {
+        StatusRecord {
+            id,
+            account_id: 1,
+            text: String::new(),
+            content: String::new(),
+            spoiler_text: String::new(),
+            sensitive: false,
+            visibility: "public".into(),
+            language: None,
+            in_reply_to_id: Some(parent),
+            in_reply_to_account_id: None,
+            reblog_of_id: None,
+            app_id: None,
+            created_at: 0,
+            edited_at: None,
+            replies_count: 0,
+            reblogs_count: 0,
+            favourites_count: 0,
+        }
+    }
+
+    #[test]
+    fn replies_come_depth_first() {
+        // 1 <- 2 <- 4, 1 <- 3 <- 5
+        let order = thread_order(1, vec![reply(5, 3), reply(2, 1), reply(4, 2), reply(3, 1)]);
+        let ids: Vec<i64> = order.iter().map(|s| s.id).collect();
+        assert_eq!(ids, vec![2, 4, 3, 5]);
+    }
+}

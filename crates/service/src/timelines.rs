@@ -1,0 +1,99 @@
+//! Timelines: home, network, hashtag and account timelines, visibility-filtered and
+//! paginated with cursors a client can follow.
+
+use crate::views::StatusView;
+use crate::{Result, Starling};
+use starling_store::timelines::AccountTimelineFilter;
+use starling_store::{AccountRecord, Page, StatusRecord};
+
+/// Most rounds of fetching when visibility filtering leaves a page short.
+const MAX_ROUNDS: usize = 5;
+/// Posts of a newly followed account copied into the follower's home.
+pub(crate) const FOLLOW_BACKFILL: i64 = 40;
+
+/// A page of results with the cursors for the next (older) and previous (newer) pages.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    /// The items, newest first.
+    pub items: Vec<T>,
+    /// `max_id` for the next page, when there may be one.
+    pub next_max_id: Option<i64>,
+    /// `min_id` for the previous page.
+    pub prev_min_id: Option<i64>,
+}
+
+impl<T> Paged<T> {
+    /// A page whose cursors are the given items' own positions.
+    pub(crate) fn from_cursors(items: Vec<(i64, T)>) -> Self {
+        let next_max_id = items.last().map(|(c, _)| *c);
+        let prev_min_id = items.first().map(|(c, _)| *c);
+        Self {
+            items: items.into_iter().map(|(_, i)| i).collect(),
+            next_max_id,
+            prev_min_id,
+        }
+    }
+}
+
+/// Which timeline to read.
+#[derive(Debug, Clone)]
+pub enum Timeline {
+    /// The signed-in account's home.
+    Home,
+    /// The whole network's public posts.
+    Public,
+    /// Public posts with a hashtag (normalised, without `#`).
+    Tag(String),
+    /// One account's posts.
+    Account(i64, AccountTimelineFilter),
+}
+
+impl Starling {
+    async fn fetch_raw(&self, viewer: Option<&AccountRecord>, tl: &Timeline, page: &Page) -> Result<Vec<StatusRecord>> {
+        Ok(match tl {
+            Timeline::Home => match viewer {
+                Some(v) => self.db().home_timeline(v.id, page).await?,
+                None => Vec::new(),
+            },
+            Timeline::Public => self.db().public_timeline(page).await?,
+            Timeline::Tag(tag) => self.db().tag_timeline(&tag.to_lowercase(), page).await?,
+            Timeline::Account(id, filter) => self.db().account_timeline(*id, *filter, page).await?,
+        })
+    }
+
+    /// Reads a page of a timeline as `viewer` may see it. When filtering leaves a page
+    /// short, older posts are fetched (a few rounds at most) so pages stay full.
+    pub async fn timeline(&self, viewer: Option<&AccountRecord>, tl: Timeline, page: Page) -> Result<Paged<StatusView>> {
+        if let Timeline::Account(id, _) = &tl {
+            // A deactivated account's profile is gone for everyone.
+            self.account(*id).await?;
+        }
+        let hide_muted = !matches!(tl, Timeline::Account(..));
+        let want = page.limit.max(0) as usize;
+        let mut cursor = page;
+        let mut kept: Vec<StatusRecord> = Vec::new();
+        let (mut newest_raw, mut oldest_raw) = (None, None);
+        for _ in 0..MAX_ROUNDS {
+            let raw = self.fetch_raw(viewer, &tl, &cursor).await?;
+            let full = raw.len() >= cursor.limit.max(1) as usize;
+            let Some(last) = raw.last().map(|s| s.id) else { break };
+            newest_raw.get_or_insert(raw[0].id);
+            oldest_raw = Some(last);
+            kept.extend(self.visible(viewer, raw, hide_muted).await?);
+            // Only the backwards direction can be continued without skipping posts.
+            if kept.len() >= want || !full || page.min_id.is_some() || page.since_id.is_some() {
+                break;
+            }
+            cursor.max_id = Some(last);
+        }
+        let truncated = kept.len() > want;
+        kept.truncate(want);
+        let next_max_id = if truncated { kept.last().map(|s| s.id) } else { oldest_raw };
+        let prev_min_id = kept.first().map(|s| s.id).or(newest_raw);
+        Ok(Paged {
+            items: self.hydrate(viewer, kept).await?,
+            next_max_id,
+            prev_min_id,
+        })
+    }
+}
