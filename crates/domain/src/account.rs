@@ -174,7 +174,10 @@ mod tests {
     #[test]
     fn usernames() {
         assert!(Username::parse("ana_1").is_ok());
-        assert_eq!(Username::parse("Ana").map(|u| u.canonical()), Ok("ana".into()));
+        assert_eq!(
+            Username::parse("Ana").map(|u| u.canonical()),
+            Ok("ana".into())
+        );
         assert!(Username::parse("").is_err());
         assert!(Username::parse(&"a".repeat(31)).is_err());
         assert!(Username::parse("an a").is_err());
@@ -192,7 +195,15 @@ mod tests {
             e.check_domain(&["corp.example".into()]),
             Err(AccountError::EmailDomainNotAllowed)
         );
-        for bad in ["", "ana", "@x.com", "ana@", "ana@x", "a b@x.com", "a@b@c.com"] {
+        for bad in [
+            "",
+            "ana",
+            "@x.com",
+            "ana@",
+            "ana@x",
+            "a b@x.com",
+            "a@b@c.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -58,7 +58,11 @@ impl IdGenerator {
         let candidate = min_id_at(now_millis());
         let mut prev = self.last.load(Ordering::Relaxed);
         loop {
-            let next = if candidate > prev { candidate } else { prev + 1 };
+            let next = if candidate > prev {
+                candidate
+            } else {
+                prev + 1
+            };
             match self
                 .last
                 .compare_exchange_weak(prev, next, Ordering::Relaxed, Ordering::Relaxed)

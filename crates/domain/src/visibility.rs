@@ -85,7 +85,9 @@ pub fn may_see(post: &PostFacts, viewer: &ViewerFacts) -> bool {
     }
     match post.visibility {
         Visibility::Public | Visibility::Unlisted => true,
-        Visibility::Private => viewer.viewer_id.is_some() && (viewer.follows_author || viewer.mentioned),
+        Visibility::Private => {
+            viewer.viewer_id.is_some() && (viewer.follows_author || viewer.mentioned)
+        }
         Visibility::Direct => viewer.viewer_id.is_some() && viewer.mentioned,
     }
 }
@@ -107,11 +109,28 @@ mod tests {
     #[test]
     fn matrix() {
         let anon = ViewerFacts::default();
-        let author = ViewerFacts { viewer_id: Some(1), ..anon };
-        let stranger = ViewerFacts { viewer_id: Some(2), ..anon };
-        let follower = ViewerFacts { follows_author: true, ..stranger };
-        let mentioned = ViewerFacts { mentioned: true, ..stranger };
-        let blocked = ViewerFacts { blocked: true, follows_author: true, mentioned: true, ..stranger };
+        let author = ViewerFacts {
+            viewer_id: Some(1),
+            ..anon
+        };
+        let stranger = ViewerFacts {
+            viewer_id: Some(2),
+            ..anon
+        };
+        let follower = ViewerFacts {
+            follows_author: true,
+            ..stranger
+        };
+        let mentioned = ViewerFacts {
+            mentioned: true,
+            ..stranger
+        };
+        let blocked = ViewerFacts {
+            blocked: true,
+            follows_author: true,
+            mentioned: true,
+            ..stranger
+        };
         let table: [(&str, ViewerFacts, [bool; 4]); 6] = [
             ("author", author, [true, true, true, true]),
             ("follower", follower, [true, true, true, false]),
@@ -125,7 +144,10 @@ mod tests {
                 assert_eq!(may_see(&post(v), &viewer), expected[i], "{name} / {v:?}");
             }
         }
-        let gone = PostFacts { author_deactivated: true, ..post(Public) };
+        let gone = PostFacts {
+            author_deactivated: true,
+            ..post(Public)
+        };
         assert!(!may_see(&gone, &follower));
     }
 }

@@ -70,7 +70,11 @@ impl Starling {
 
     /// `POST /api/v1/accounts`: self-service sign-up with an app token; the returned
     /// token (with the app token's scopes) works at once.
-    pub async fn sign_up(&self, app_token: &Principal, req: SignUp) -> Result<(AccountRecord, IssuedToken)> {
+    pub async fn sign_up(
+        &self,
+        app_token: &Principal,
+        req: SignUp,
+    ) -> Result<(AccountRecord, IssuedToken)> {
         if app_token.account.is_some() {
             return Err(ServiceError::Forbidden(
                 "sign-up needs an application token, not a user token".into(),
@@ -169,7 +173,11 @@ impl Starling {
     }
 
     /// `PATCH /api/v1/accounts/update_credentials`.
-    pub async fn update_profile(&self, me: &AccountRecord, c: ProfileChanges) -> Result<AccountRecord> {
+    pub async fn update_profile(
+        &self,
+        me: &AccountRecord,
+        c: ProfileChanges,
+    ) -> Result<AccountRecord> {
         if let Some(n) = &c.display_name {
             check_display_name(n).map_err(invalid)?;
         }
@@ -178,7 +186,9 @@ impl Starling {
         }
         if let Some(p) = &c.privacy {
             Visibility::parse(p).map_err(|_| {
-                ServiceError::invalid("source[privacy] must be one of public, unlisted, private, direct")
+                ServiceError::invalid(
+                    "source[privacy] must be one of public, unlisted, private, direct",
+                )
             })?;
         }
         Ok(self

@@ -5,8 +5,8 @@
 //! hashed with argon2id on the blocking pool, never on the async runtime.
 
 use crate::{Result, ServiceError, Starling};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -114,7 +114,10 @@ fn parse_scopes(s: &str) -> Result<Scopes> {
 /// Constant-time comparison of two secrets' hashes, so timing does not leak a prefix.
 fn same_secret(a: &str, b: &str) -> bool {
     let (ha, hb) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    ha.iter().zip(hb.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    ha.iter()
+        .zip(hb.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn invalid_client() -> ServiceError {
@@ -159,7 +162,10 @@ impl Starling {
         let app = AppRecord {
             id: self.next_id(),
             name: name.to_owned(),
-            website: website.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned),
+            website: website
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
             redirect_uris: redirect_uris.to_owned(),
             scopes: scopes.to_string(),
             client_id: new_secret(),
@@ -269,7 +275,9 @@ impl Starling {
             return Err(denied());
         }
         if account.deactivated_at.is_some() {
-            return Err(ServiceError::Forbidden("Your account is deactivated".into()));
+            return Err(ServiceError::Forbidden(
+                "Your account is deactivated".into(),
+            ));
         }
         Ok(account)
     }
@@ -286,7 +294,8 @@ impl Starling {
         let app = self.authenticated_app(client_id, client_secret).await?;
         let scopes = Self::requested_scopes(&app, scope)?;
         let account = self.sign_in(username, password).await?;
-        self.issue_token(Some(app.id), Some(account.id), &scopes).await
+        self.issue_token(Some(app.id), Some(account.id), &scopes)
+            .await
     }
 
     /// `POST /oauth/token`, `grant_type=client_credentials`: an app-only token.
@@ -318,7 +327,8 @@ impl Starling {
             other => other?,
         };
         let scopes = parse_scopes(&old.scopes)?;
-        self.issue_token(Some(app.id), old.account_id, &scopes).await
+        self.issue_token(Some(app.id), old.account_id, &scopes)
+            .await
     }
 
     /// The consent page's approval: signs in and returns a one-time authorization code.
@@ -364,7 +374,11 @@ impl Starling {
 
     /// Checks that `redirect_uri` is one the app registered.
     pub fn check_redirect(&self, app: &AppRecord, redirect_uri: &str) -> Result<()> {
-        if app.redirect_uris.split_whitespace().any(|u| u == redirect_uri) {
+        if app
+            .redirect_uris
+            .split_whitespace()
+            .any(|u| u == redirect_uri)
+        {
             Ok(())
         } else {
             Err(ServiceError::BadRequest(

@@ -56,9 +56,9 @@ impl Default for Settings {
 impl Settings {
     /// The database URL in force.
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("starling.db").display())
-        })
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("starling.db").display()))
     }
 
     /// The public base URL without a trailing slash.

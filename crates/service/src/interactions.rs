@@ -40,28 +40,36 @@ impl Starling {
         } else {
             None
         };
-        self.db().add_mark(Mark::Favourite, self.next_id(), me.id, status.id, note).await?;
+        self.db()
+            .add_mark(Mark::Favourite, self.next_id(), me.id, status.id, note)
+            .await?;
         self.status(Some(me), status.id).await
     }
 
     /// `POST /api/v1/statuses/:id/unfavourite`.
     pub async fn unfavourite(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
         let status = self.mark_target(me, id).await?;
-        self.db().remove_mark(Mark::Favourite, me.id, status.id).await?;
+        self.db()
+            .remove_mark(Mark::Favourite, me.id, status.id)
+            .await?;
         self.status(Some(me), status.id).await
     }
 
     /// `POST /api/v1/statuses/:id/bookmark`.
     pub async fn bookmark(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
         let status = self.mark_target(me, id).await?;
-        self.db().add_mark(Mark::Bookmark, self.next_id(), me.id, status.id, None).await?;
+        self.db()
+            .add_mark(Mark::Bookmark, self.next_id(), me.id, status.id, None)
+            .await?;
         self.status(Some(me), status.id).await
     }
 
     /// `POST /api/v1/statuses/:id/unbookmark`.
     pub async fn unbookmark(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
         let status = self.mark_target(me, id).await?;
-        self.db().remove_mark(Mark::Bookmark, me.id, status.id).await?;
+        self.db()
+            .remove_mark(Mark::Bookmark, me.id, status.id)
+            .await?;
         self.status(Some(me), status.id).await
     }
 
@@ -69,17 +77,23 @@ impl Starling {
     pub async fn pin(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
         let status = self.visible_status(Some(me), id).await?;
         if status.account_id != me.id || status.reblog_of_id.is_some() {
-            return Err(ServiceError::invalid("Validation failed: you can only pin your own posts"));
+            return Err(ServiceError::invalid(
+                "Validation failed: you can only pin your own posts",
+            ));
         }
         if status.visibility == Visibility::Direct.as_str() {
-            return Err(ServiceError::invalid("Validation failed: direct posts cannot be pinned"));
+            return Err(ServiceError::invalid(
+                "Validation failed: direct posts cannot be pinned",
+            ));
         }
         if self.db().pin_count(me.id).await? >= MAX_PINS {
             return Err(ServiceError::invalid(format!(
                 "Validation failed: you can pin at most {MAX_PINS} posts"
             )));
         }
-        self.db().add_mark(Mark::Pin, self.next_id(), me.id, status.id, None).await?;
+        self.db()
+            .add_mark(Mark::Pin, self.next_id(), me.id, status.id, None)
+            .await?;
         self.status(Some(me), status.id).await
     }
 
@@ -91,21 +105,33 @@ impl Starling {
     }
 
     /// `POST /api/v1/statuses/:id/reblog`: returns the wrapper (idempotent).
-    pub async fn reblog(&self, me: &AccountRecord, id: i64, visibility: Option<&str>) -> Result<StatusView> {
+    pub async fn reblog(
+        &self,
+        me: &AccountRecord,
+        id: i64,
+        visibility: Option<&str>,
+    ) -> Result<StatusView> {
         let original = self.mark_target(me, id).await?;
         let vis = Visibility::parse(&original.visibility).unwrap_or(Visibility::Direct);
         if !vis.is_reblogable() && original.account_id != me.id {
-            return Err(ServiceError::Forbidden("This post cannot be reblogged: it is not public".into()));
+            return Err(ServiceError::Forbidden(
+                "This post cannot be reblogged: it is not public".into(),
+            ));
         }
         if vis == Visibility::Direct {
-            return Err(ServiceError::Forbidden("Direct posts cannot be reblogged".into()));
+            return Err(ServiceError::Forbidden(
+                "Direct posts cannot be reblogged".into(),
+            ));
         }
         let wrapper_vis = match visibility.filter(|v| !v.is_empty()) {
-            Some(v) => Visibility::parse(v).map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?,
+            Some(v) => Visibility::parse(v)
+                .map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?,
             None => vis,
         };
         if wrapper_vis == Visibility::Direct {
-            return Err(ServiceError::invalid("Validation failed: a reblog cannot be direct"));
+            return Err(ServiceError::invalid(
+                "Validation failed: a reblog cannot be direct",
+            ));
         }
         let now = now_millis();
         let wrapper = StatusRecord {
@@ -132,7 +158,10 @@ impl Starling {
         } else {
             None
         };
-        let stored = self.db().create_reblog(wrapper, !me.celebrity, note).await?;
+        let stored = self
+            .db()
+            .create_reblog(wrapper, !me.celebrity, note)
+            .await?;
         self.one_view(Some(me), stored).await
     }
 
@@ -146,7 +175,13 @@ impl Starling {
     }
 
     /// `GET /api/v1/statuses/:id/favourited_by` or `reblogged_by`.
-    pub async fn who_marked(&self, viewer: Option<&AccountRecord>, id: i64, reblogs: bool, page: Page) -> Result<Paged<AccountRecord>> {
+    pub async fn who_marked(
+        &self,
+        viewer: Option<&AccountRecord>,
+        id: i64,
+        reblogs: bool,
+        page: Page,
+    ) -> Result<Paged<AccountRecord>> {
         self.visible_status(viewer, id).await?;
         let rows = self.db().accounts_who(reblogs, id, &page).await?;
         let blocked = match viewer {
@@ -165,8 +200,17 @@ impl Starling {
     }
 
     /// `GET /api/v1/favourites` (`bookmarks` = false) or `/api/v1/bookmarks`.
-    pub async fn marked(&self, me: &AccountRecord, bookmarks: bool, page: Page) -> Result<Paged<StatusView>> {
-        let mark = if bookmarks { Mark::Bookmark } else { Mark::Favourite };
+    pub async fn marked(
+        &self,
+        me: &AccountRecord,
+        bookmarks: bool,
+        page: Page,
+    ) -> Result<Paged<StatusView>> {
+        let mark = if bookmarks {
+            Mark::Bookmark
+        } else {
+            Mark::Favourite
+        };
         let rows = self.db().marked_statuses(mark, me.id, &page).await?;
         let next_max_id = rows.last().map(|l| l.cursor);
         let prev_min_id = rows.first().map(|l| l.cursor);

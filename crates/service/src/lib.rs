@@ -17,7 +17,12 @@ mod visibility;
 
 pub use config::Settings;
 pub use error::{Result, ServiceError};
-pub use starling_store::{AccountRecord, AppRecord, Db, Page, StatusRecord};
+pub use starling_store::social::AccountList;
+pub use starling_store::timelines::AccountTimelineFilter;
+pub use starling_store::{
+    AccountRecord, AppRecord, Db, EditRecord, MarkerRecord, NotificationRecord, Page,
+    RelationshipRecord, StatusRecord,
+};
 
 use starling_domain::id::IdGenerator;
 use std::sync::Arc;

@@ -7,7 +7,16 @@ use starling_domain::id::now_millis;
 use starling_store::{AccountRecord, MarkerRecord, Page};
 
 /// Notification types Starling produces.
-pub const NOTIFICATION_TYPES: &[&str] = &["mention", "status", "reblog", "follow", "follow_request", "favourite", "poll", "update"];
+pub const NOTIFICATION_TYPES: &[&str] = &[
+    "mention",
+    "status",
+    "reblog",
+    "follow",
+    "follow_request",
+    "favourite",
+    "poll",
+    "update",
+];
 
 /// Timelines a marker can be saved for.
 const MARKER_TIMELINES: &[&str] = &["home", "notifications"];
@@ -33,9 +42,16 @@ impl Starling {
                 .collect()
         };
         if kinds.is_empty() && (!types.is_empty() || !exclude_types.is_empty()) {
-            return Ok(Paged { items: Vec::new(), next_max_id: None, prev_min_id: None });
+            return Ok(Paged {
+                items: Vec::new(),
+                next_max_id: None,
+                prev_min_id: None,
+            });
         }
-        let rows = self.db().notifications(me.id, &kinds, account_id, &page).await?;
+        let rows = self
+            .db()
+            .notifications(me.id, &kinds, account_id, &page)
+            .await?;
         let next_max_id = rows.last().map(|n| n.id);
         let prev_min_id = rows.first().map(|n| n.id);
         Ok(Paged {
@@ -70,18 +86,30 @@ impl Starling {
     }
 
     /// `GET /api/v1/markers?timeline[]=…`.
-    pub async fn markers(&self, me: &AccountRecord, timelines: &[String]) -> Result<Vec<MarkerRecord>> {
+    pub async fn markers(
+        &self,
+        me: &AccountRecord,
+        timelines: &[String],
+    ) -> Result<Vec<MarkerRecord>> {
         Ok(self.db().markers(me.id, timelines).await?)
     }
 
     /// `POST /api/v1/markers`: saves reading positions.
-    pub async fn save_markers(&self, me: &AccountRecord, positions: &[(String, i64)]) -> Result<Vec<MarkerRecord>> {
+    pub async fn save_markers(
+        &self,
+        me: &AccountRecord,
+        positions: &[(String, i64)],
+    ) -> Result<Vec<MarkerRecord>> {
         if positions.is_empty() {
-            return Err(ServiceError::invalid("home[last_read_id] or notifications[last_read_id] is required"));
+            return Err(ServiceError::invalid(
+                "home[last_read_id] or notifications[last_read_id] is required",
+            ));
         }
         for (timeline, _) in positions {
             if !MARKER_TIMELINES.contains(&timeline.as_str()) {
-                return Err(ServiceError::invalid(format!("timeline must be home or notifications, not {timeline:?}")));
+                return Err(ServiceError::invalid(format!(
+                    "timeline must be home or notifications, not {timeline:?}"
+                )));
             }
         }
         let now = now_millis();

@@ -16,19 +16,39 @@ impl Starling {
             .ok_or(ServiceError::NotFound)
     }
 
-    async fn other_account(&self, me: &AccountRecord, id: i64, action: &str) -> Result<AccountRecord> {
+    async fn other_account(
+        &self,
+        me: &AccountRecord,
+        id: i64,
+        action: &str,
+    ) -> Result<AccountRecord> {
         let target = self.account(id).await?;
         if target.id == me.id {
-            return Err(ServiceError::invalid(format!("You cannot {action} yourself")));
+            return Err(ServiceError::invalid(format!(
+                "You cannot {action} yourself"
+            )));
         }
         Ok(target)
     }
 
     /// `POST /api/v1/accounts/:id/follow`; repeated calls update `reblogs`/`notify`.
-    pub async fn follow(&self, me: &AccountRecord, id: i64, reblogs: Option<bool>, notify: Option<bool>) -> Result<RelationshipRecord> {
+    pub async fn follow(
+        &self,
+        me: &AccountRecord,
+        id: i64,
+        reblogs: Option<bool>,
+        notify: Option<bool>,
+    ) -> Result<RelationshipRecord> {
         let target = self.other_account(me, id, "follow").await?;
-        if !self.db().blocked_among(me.id, &[target.id]).await?.is_empty() {
-            return Err(ServiceError::Forbidden("This action is not allowed: one of you blocks the other".into()));
+        if !self
+            .db()
+            .blocked_among(me.id, &[target.id])
+            .await?
+            .is_empty()
+        {
+            return Err(ServiceError::Forbidden(
+                "This action is not allowed: one of you blocks the other".into(),
+            ));
         }
         let current = self.relationship(me, target.id).await?;
         let notification = if self.wants_notification(target.id, me.id).await? {
@@ -49,14 +69,20 @@ impl Starling {
                 id: self.next_id(),
                 account_id: me.id,
                 target_id: target.id,
-                show_reblogs: reblogs.unwrap_or(if current.following { current.showing_reblogs } else { true }),
+                show_reblogs: reblogs.unwrap_or(if current.following {
+                    current.showing_reblogs
+                } else {
+                    true
+                }),
                 notify: notify.unwrap_or(current.notifying),
                 celebrity_threshold: self.settings().celebrity_threshold,
                 notification,
             })
             .await?;
         if created && !target.celebrity {
-            self.db().backfill_home(me.id, target.id, FOLLOW_BACKFILL).await?;
+            self.db()
+                .backfill_home(me.id, target.id, FOLLOW_BACKFILL)
+                .await?;
         }
         self.relationship(me, target.id).await
     }
@@ -83,9 +109,21 @@ impl Starling {
     }
 
     /// `POST /api/v1/accounts/:id/mute` (`notifications` defaults to true).
-    pub async fn mute(&self, me: &AccountRecord, id: i64, notifications: Option<bool>) -> Result<RelationshipRecord> {
+    pub async fn mute(
+        &self,
+        me: &AccountRecord,
+        id: i64,
+        notifications: Option<bool>,
+    ) -> Result<RelationshipRecord> {
         let target = self.other_account(me, id, "mute").await?;
-        self.db().mute(self.next_id(), me.id, target.id, notifications.unwrap_or(true)).await?;
+        self.db()
+            .mute(
+                self.next_id(),
+                me.id,
+                target.id,
+                notifications.unwrap_or(true),
+            )
+            .await?;
         self.relationship(me, target.id).await
     }
 
@@ -97,12 +135,21 @@ impl Starling {
     }
 
     /// `GET /api/v1/accounts/relationships?id[]=…`, in request order.
-    pub async fn relationships(&self, me: &AccountRecord, ids: &[i64]) -> Result<Vec<RelationshipRecord>> {
+    pub async fn relationships(
+        &self,
+        me: &AccountRecord,
+        ids: &[i64],
+    ) -> Result<Vec<RelationshipRecord>> {
         Ok(self.db().relationships(me.id, ids).await?)
     }
 
     /// Followers or followees of an account (public lists), or the viewer's own blocks and mutes.
-    pub async fn account_list(&self, list: AccountList, subject: i64, page: Page) -> Result<Paged<AccountRecord>> {
+    pub async fn account_list(
+        &self,
+        list: AccountList,
+        subject: i64,
+        page: Page,
+    ) -> Result<Paged<AccountRecord>> {
         if matches!(list, AccountList::Followers | AccountList::Following) {
             self.account(subject).await?;
         }

@@ -6,7 +6,9 @@ use crate::{Result, ServiceError, Starling};
 use starling_domain::id::now_millis;
 use starling_domain::text::{extract_hashtags, extract_mentions, render_html, validate_post_text};
 use starling_domain::visibility::Visibility;
-use starling_store::{AccountRecord, EditRecord, NewNotification, NewStatus, StatusEdit, StatusRecord};
+use starling_store::{
+    AccountRecord, EditRecord, NewNotification, NewStatus, StatusEdit, StatusRecord,
+};
 use std::collections::{HashMap, HashSet};
 
 /// Longest content warning, in characters.
@@ -46,7 +48,8 @@ impl Starling {
     /// Checks the length rule and resolves mentions and tags.
     async fn compose(&self, author: &AccountRecord, text: &str, spoiler: &str) -> Result<Composed> {
         let limit = self.settings().max_post_chars;
-        validate_post_text(text, limit).map_err(|e| ServiceError::invalid(format!("Validation failed: status {e}")))?;
+        validate_post_text(text, limit)
+            .map_err(|e| ServiceError::invalid(format!("Validation failed: status {e}")))?;
         if spoiler.chars().count() > SPOILER_MAX {
             return Err(ServiceError::invalid(format!(
                 "Validation failed: spoiler_text must be at most {SPOILER_MAX} characters"
@@ -54,8 +57,15 @@ impl Starling {
         }
         let names = extract_mentions(text);
         let found = self.db().accounts_by_usernames(&names).await?;
-        let active: Vec<AccountRecord> = found.into_iter().filter(|a| a.deactivated_at.is_none()).collect();
-        let ids: Vec<i64> = active.iter().map(|a| a.id).filter(|id| *id != author.id).collect();
+        let active: Vec<AccountRecord> = found
+            .into_iter()
+            .filter(|a| a.deactivated_at.is_none())
+            .collect();
+        let ids: Vec<i64> = active
+            .iter()
+            .map(|a| a.id)
+            .filter(|id| *id != author.id)
+            .collect();
         let blocked = self.db().blocked_among(author.id, &ids).await?;
         let mentions: Vec<AccountRecord> = names
             .iter()
@@ -63,8 +73,13 @@ impl Starling {
             .filter(|a| !blocked.contains(&a.id))
             .cloned()
             .collect();
-        let known: HashSet<String> = mentions.iter().map(|a| a.username.to_ascii_lowercase()).collect();
-        let content = render_html(text, &self.settings().base_url(), &|n: &str| known.contains(n));
+        let known: HashSet<String> = mentions
+            .iter()
+            .map(|a| a.username.to_ascii_lowercase())
+            .collect();
+        let content = render_html(text, &self.settings().base_url(), &|n: &str| {
+            known.contains(n)
+        });
         Ok(Composed {
             content,
             mentions,
@@ -76,7 +91,8 @@ impl Starling {
     pub async fn post(&self, principal: &Principal, req: NewPost) -> Result<StatusView> {
         let me = principal.account()?;
         let visibility = match req.visibility.as_deref().filter(|v| !v.is_empty()) {
-            Some(v) => Visibility::parse(v).map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?,
+            Some(v) => Visibility::parse(v)
+                .map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?,
             None => Visibility::parse(&me.default_privacy).unwrap_or(Visibility::Public),
         };
         if let Some(key) = &req.idempotency_key
@@ -87,10 +103,14 @@ impl Starling {
             )));
         }
         let parent = match req.in_reply_to_id {
-            Some(id) => Some(self.visible_status(Some(me), id).await.map_err(|e| match e {
-                ServiceError::NotFound => ServiceError::NotFound,
-                other => other,
-            })?),
+            Some(id) => Some(
+                self.visible_status(Some(me), id)
+                    .await
+                    .map_err(|e| match e {
+                        ServiceError::NotFound => ServiceError::NotFound,
+                        other => other,
+                    })?,
+            ),
             None => None,
         };
         let spoiler = req.spoiler_text.unwrap_or_default();
@@ -130,7 +150,10 @@ impl Starling {
                 spoiler_text: spoiler,
                 sensitive: req.sensitive.unwrap_or(me.default_sensitive),
                 visibility: visibility.as_str().to_owned(),
-                language: req.language.filter(|l| !l.is_empty()).or_else(|| me.default_language.clone()),
+                language: req
+                    .language
+                    .filter(|l| !l.is_empty())
+                    .or_else(|| me.default_language.clone()),
                 in_reply_to_id: parent.as_ref().map(|p| p.id),
                 in_reply_to_account_id: parent.as_ref().map(|p| p.account_id),
                 app_id: principal.app_id,
@@ -153,11 +176,17 @@ impl Starling {
         }
         let blocked = self.db().blocked_among(recipient, &[actor]).await?;
         let rel = self.db().relationships(recipient, &[actor]).await?;
-        let muted = rel.first().is_some_and(|r| r.muting && r.muting_notifications);
+        let muted = rel
+            .first()
+            .is_some_and(|r| r.muting && r.muting_notifications);
         Ok(blocked.is_empty() && !muted)
     }
 
-    pub(crate) async fn one_view(&self, viewer: Option<&AccountRecord>, status: StatusRecord) -> Result<StatusView> {
+    pub(crate) async fn one_view(
+        &self,
+        viewer: Option<&AccountRecord>,
+        status: StatusRecord,
+    ) -> Result<StatusView> {
         self.hydrate(viewer, vec![status])
             .await?
             .into_iter()
@@ -183,12 +212,19 @@ impl Starling {
     }
 
     /// `PUT /api/v1/statuses/:id`: the author edits text, warning or sensitivity.
-    pub async fn edit_status(&self, me: &AccountRecord, id: i64, edit: PostEdit) -> Result<StatusView> {
+    pub async fn edit_status(
+        &self,
+        me: &AccountRecord,
+        id: i64,
+        edit: PostEdit,
+    ) -> Result<StatusView> {
         let status = self.visible_status(Some(me), id).await?;
         if status.account_id != me.id || status.reblog_of_id.is_some() {
             return Err(ServiceError::NotFound);
         }
-        let spoiler = edit.spoiler_text.unwrap_or_else(|| status.spoiler_text.clone());
+        let spoiler = edit
+            .spoiler_text
+            .unwrap_or_else(|| status.spoiler_text.clone());
         let composed = self.compose(me, &edit.text, &spoiler).await?;
         let edited = self
             .db()

@@ -49,7 +49,12 @@ pub enum Timeline {
 }
 
 impl Starling {
-    async fn fetch_raw(&self, viewer: Option<&AccountRecord>, tl: &Timeline, page: &Page) -> Result<Vec<StatusRecord>> {
+    async fn fetch_raw(
+        &self,
+        viewer: Option<&AccountRecord>,
+        tl: &Timeline,
+        page: &Page,
+    ) -> Result<Vec<StatusRecord>> {
         Ok(match tl {
             Timeline::Home => match viewer {
                 Some(v) => self.db().home_timeline(v.id, page).await?,
@@ -63,7 +68,12 @@ impl Starling {
 
     /// Reads a page of a timeline as `viewer` may see it. When filtering leaves a page
     /// short, older posts are fetched (a few rounds at most) so pages stay full.
-    pub async fn timeline(&self, viewer: Option<&AccountRecord>, tl: Timeline, page: Page) -> Result<Paged<StatusView>> {
+    pub async fn timeline(
+        &self,
+        viewer: Option<&AccountRecord>,
+        tl: Timeline,
+        page: Page,
+    ) -> Result<Paged<StatusView>> {
         if let Timeline::Account(id, _) = &tl {
             // A deactivated account's profile is gone for everyone.
             self.account(*id).await?;
@@ -76,7 +86,9 @@ impl Starling {
         for _ in 0..MAX_ROUNDS {
             let raw = self.fetch_raw(viewer, &tl, &cursor).await?;
             let full = raw.len() >= cursor.limit.max(1) as usize;
-            let Some(last) = raw.last().map(|s| s.id) else { break };
+            let Some(last) = raw.last().map(|s| s.id) else {
+                break;
+            };
             newest_raw.get_or_insert(raw[0].id);
             oldest_raw = Some(last);
             kept.extend(self.visible(viewer, raw, hide_muted).await?);
@@ -88,7 +100,11 @@ impl Starling {
         }
         let truncated = kept.len() > want;
         kept.truncate(want);
-        let next_max_id = if truncated { kept.last().map(|s| s.id) } else { oldest_raw };
+        let next_max_id = if truncated {
+            kept.last().map(|s| s.id)
+        } else {
+            oldest_raw
+        };
         let prev_min_id = kept.first().map(|s| s.id).or(newest_raw);
         Ok(Paged {
             items: self.hydrate(viewer, kept).await?,

@@ -84,7 +84,7 @@ impl Starling {
             .filter(|s| {
                 sees(s)
                     && s.reblog_of_id
-                        .is_none_or(|o| by_id.get(&o).is_some_and(|orig| sees(orig)))
+                        .is_none_or(|o| by_id.get(&o).is_some_and(&sees))
             })
             .collect())
     }

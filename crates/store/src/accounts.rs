@@ -142,11 +142,10 @@ impl Db {
 
     /// Number of accounts, and of active ones.
     pub async fn account_counts(&self) -> Result<(i64, i64)> {
-        let (all, active): (i64, i64) = sqlx::query_as(
-            "SELECT COUNT(*), COUNT(*) - COUNT(deactivated_at) FROM accounts",
-        )
-        .fetch_one(&self.reader)
-        .await?;
+        let (all, active): (i64, i64) =
+            sqlx::query_as("SELECT COUNT(*), COUNT(*) - COUNT(deactivated_at) FROM accounts")
+                .fetch_one(&self.reader)
+                .await?;
         Ok((all, active))
     }
 

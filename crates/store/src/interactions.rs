@@ -1,7 +1,9 @@
 //! Favourites, bookmarks and pins: per-account marks on posts.
 
 use crate::db::{Arg, bind_all, placeholders};
-use crate::records::{ACCOUNT_COLUMNS, AccountRecord, Listed, NewNotification, STATUS_COLUMNS, StatusRecord};
+use crate::records::{
+    ACCOUNT_COLUMNS, AccountRecord, Listed, NewNotification, STATUS_COLUMNS, StatusRecord,
+};
 use crate::statuses::insert_notifications;
 use crate::{Db, Page, Result};
 use sqlx::Row;
@@ -53,10 +55,12 @@ impl Db {
             .rows_affected()
             > 0;
         if inserted && mark == Mark::Favourite {
-            sqlx::query("UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1")
-                .bind(status_id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1",
+            )
+            .bind(status_id)
+            .execute(&mut *tx)
+            .await?;
             if let Some(n) = notification {
                 insert_notifications(&mut tx, &[n]).await?;
             }
@@ -68,7 +72,10 @@ impl Db {
     /// Removes a mark (idempotent).
     pub async fn remove_mark(&self, mark: Mark, account_id: i64, status_id: i64) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        let sql = format!("DELETE FROM {} WHERE account_id = $1 AND status_id = $2", mark.table());
+        let sql = format!(
+            "DELETE FROM {} WHERE account_id = $1 AND status_id = $2",
+            mark.table()
+        );
         let removed = sqlx::query(&sql)
             .bind(account_id)
             .bind(status_id)
@@ -100,7 +107,12 @@ impl Db {
     }
 
     /// Among `status_ids`, those `account_id` has marked.
-    pub async fn marked_among(&self, mark: Mark, account_id: i64, status_ids: &[i64]) -> Result<HashSet<i64>> {
+    pub async fn marked_among(
+        &self,
+        mark: Mark,
+        account_id: i64,
+        status_ids: &[i64],
+    ) -> Result<HashSet<i64>> {
         if status_ids.is_empty() {
             return Ok(HashSet::new());
         }
@@ -113,11 +125,19 @@ impl Db {
         for id in status_ids {
             q = q.bind(*id);
         }
-        Ok(q.fetch_all(&self.reader).await?.into_iter().map(|(v,)| v).collect())
+        Ok(q.fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|(v,)| v)
+            .collect())
     }
 
     /// Among `status_ids`, those `account_id` has reblogged.
-    pub async fn reblogged_among(&self, account_id: i64, status_ids: &[i64]) -> Result<HashSet<i64>> {
+    pub async fn reblogged_among(
+        &self,
+        account_id: i64,
+        status_ids: &[i64],
+    ) -> Result<HashSet<i64>> {
         if status_ids.is_empty() {
             return Ok(HashSet::new());
         }
@@ -129,11 +149,20 @@ impl Db {
         for id in status_ids {
             q = q.bind(*id);
         }
-        Ok(q.fetch_all(&self.reader).await?.into_iter().map(|(v,)| v).collect())
+        Ok(q.fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|(v,)| v)
+            .collect())
     }
 
     /// A page of the posts `account_id` has favourited or bookmarked, newest mark first.
-    pub async fn marked_statuses(&self, mark: Mark, account_id: i64, page: &Page) -> Result<Vec<Listed<StatusRecord>>> {
+    pub async fn marked_statuses(
+        &self,
+        mark: Mark,
+        account_id: i64,
+        page: &Page,
+    ) -> Result<Vec<Listed<StatusRecord>>> {
         let mut sql = format!(
             "SELECT m.id AS cursor, {STATUS_COLUMNS} FROM {} m JOIN statuses s ON s.id = m.status_id WHERE m.account_id = $1",
             mark.table()
@@ -141,33 +170,56 @@ impl Db {
         let mut args = vec![Arg::I(account_id)];
         let order = page.apply(&mut sql, "m.id", &mut args);
         sql.push_str(&order);
-        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(&self.reader).await?;
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
         let items = rows
             .iter()
-            .map(|r| Ok(Listed { cursor: r.try_get("cursor")?, item: StatusRecord::from_row(r)? }))
+            .map(|r| {
+                Ok(Listed {
+                    cursor: r.try_get("cursor")?,
+                    item: StatusRecord::from_row(r)?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(page.finish(items))
     }
 
     /// A page of the accounts that favourited a post, or (`reblogs`) reblogged it.
-    pub async fn accounts_who(&self, reblogs: bool, status_id: i64, page: &Page) -> Result<Vec<Listed<AccountRecord>>> {
+    pub async fn accounts_who(
+        &self,
+        reblogs: bool,
+        status_id: i64,
+        page: &Page,
+    ) -> Result<Vec<Listed<AccountRecord>>> {
         let cols = ACCOUNT_COLUMNS
             .split(", ")
             .map(|c| format!("a.{c}"))
             .collect::<Vec<_>>()
             .join(", ");
         let mut sql = if reblogs {
-            format!("SELECT x.id AS cursor, {cols} FROM statuses x JOIN accounts a ON a.id = x.account_id WHERE x.reblog_of_id = $1")
+            format!(
+                "SELECT x.id AS cursor, {cols} FROM statuses x JOIN accounts a ON a.id = x.account_id WHERE x.reblog_of_id = $1"
+            )
         } else {
-            format!("SELECT x.id AS cursor, {cols} FROM favourites x JOIN accounts a ON a.id = x.account_id WHERE x.status_id = $1")
+            format!(
+                "SELECT x.id AS cursor, {cols} FROM favourites x JOIN accounts a ON a.id = x.account_id WHERE x.status_id = $1"
+            )
         };
         let mut args = vec![Arg::I(status_id)];
         let order = page.apply(&mut sql, "x.id", &mut args);
         sql.push_str(&order);
-        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(&self.reader).await?;
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
         let items = rows
             .iter()
-            .map(|r| Ok(Listed { cursor: r.try_get("cursor")?, item: AccountRecord::from_row(r)? }))
+            .map(|r| {
+                Ok(Listed {
+                    cursor: r.try_get("cursor")?,
+                    item: AccountRecord::from_row(r)?,
+                })
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(page.finish(items))
     }

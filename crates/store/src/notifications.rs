@@ -25,10 +25,14 @@ impl Db {
         from_account: Option<i64>,
         page: &Page,
     ) -> Result<Vec<NotificationRecord>> {
-        let mut sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE account_id = $1");
+        let mut sql =
+            format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE account_id = $1");
         let mut args = vec![Arg::I(account_id)];
         if !kinds.is_empty() {
-            sql.push_str(&format!(" AND kind IN ({})", placeholders(args.len() + 1, kinds.len())));
+            sql.push_str(&format!(
+                " AND kind IN ({})",
+                placeholders(args.len() + 1, kinds.len())
+            ));
             args.extend(kinds.iter().map(|k| Arg::S(k.clone())));
         }
         if let Some(from) = from_account {
@@ -37,7 +41,9 @@ impl Db {
         }
         let order = page.apply(&mut sql, "id", &mut args);
         sql.push_str(&order);
-        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(&self.reader).await?;
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
         let items = rows
             .iter()
             .map(|r| NotificationRecord::from_row(r).map_err(Into::into))
@@ -80,7 +86,11 @@ impl Db {
     }
 
     /// An account's markers for the named timelines.
-    pub async fn markers(&self, account_id: i64, timelines: &[String]) -> Result<Vec<MarkerRecord>> {
+    pub async fn markers(
+        &self,
+        account_id: i64,
+        timelines: &[String],
+    ) -> Result<Vec<MarkerRecord>> {
         if timelines.is_empty() {
             return Ok(Vec::new());
         }
@@ -90,7 +100,9 @@ impl Db {
         );
         let mut args = vec![Arg::I(account_id)];
         args.extend(timelines.iter().map(|t| Arg::S(t.clone())));
-        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(&self.reader).await?;
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(MarkerRecord {
@@ -104,7 +116,13 @@ impl Db {
     }
 
     /// Saves a reading position, bumping its version.
-    pub async fn save_marker(&self, account_id: i64, timeline: &str, last_read_id: i64, now: i64) -> Result<()> {
+    pub async fn save_marker(
+        &self,
+        account_id: i64,
+        timeline: &str,
+        last_read_id: i64,
+        now: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO markers (account_id, timeline, last_read_id, version, updated_at) VALUES ($1, $2, $3, 1, $4) \
              ON CONFLICT (account_id, timeline) DO UPDATE SET last_read_id = $3, version = markers.version + 1, updated_at = $4",

@@ -41,10 +41,12 @@ impl Db {
 
     /// An application by id.
     pub async fn app(&self, id: i64) -> Result<AppRecord> {
-        let row = sqlx::query(&format!("SELECT {APP_COLUMNS} FROM oauth_apps WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {APP_COLUMNS} FROM oauth_apps WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
         row.map(|r| AppRecord::from_row(&r))
             .transpose()?
             .ok_or(StoreError::NotFound)

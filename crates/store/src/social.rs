@@ -147,7 +147,13 @@ impl Db {
     }
 
     /// Mutes an account (its posts are filtered from timelines at read time).
-    pub async fn mute(&self, mute_id: i64, account_id: i64, target_id: i64, notifications: bool) -> Result<()> {
+    pub async fn mute(
+        &self,
+        mute_id: i64,
+        account_id: i64,
+        target_id: i64,
+        notifications: bool,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO mutes (id, account_id, target_id, notifications) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (account_id, target_id) DO UPDATE SET notifications = $4",
@@ -172,10 +178,17 @@ impl Db {
     }
 
     /// How `account_id` stands towards each of `targets` (in the same order).
-    pub async fn relationships(&self, account_id: i64, targets: &[i64]) -> Result<Vec<RelationshipRecord>> {
+    pub async fn relationships(
+        &self,
+        account_id: i64,
+        targets: &[i64],
+    ) -> Result<Vec<RelationshipRecord>> {
         let mut out: Vec<RelationshipRecord> = targets
             .iter()
-            .map(|t| RelationshipRecord { target_id: *t, ..Default::default() })
+            .map(|t| RelationshipRecord {
+                target_id: *t,
+                ..Default::default()
+            })
             .collect();
         if targets.is_empty() {
             return Ok(out);
@@ -184,14 +197,26 @@ impl Db {
         let mut args = vec![Arg::I(account_id)];
         args.extend(targets.iter().map(|t| Arg::I(*t)));
         let queries = [
-            format!("SELECT target_id AS t, show_reblogs AS a, notify AS b FROM follows WHERE account_id = $1 AND target_id IN ({list})"),
-            format!("SELECT account_id AS t, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM follows WHERE target_id = $1 AND account_id IN ({list})"),
-            format!("SELECT target_id AS t, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM blocks WHERE account_id = $1 AND target_id IN ({list})"),
-            format!("SELECT account_id AS t, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM blocks WHERE target_id = $1 AND account_id IN ({list})"),
-            format!("SELECT target_id AS t, notifications AS a, CAST(0 AS BIGINT) AS b FROM mutes WHERE account_id = $1 AND target_id IN ({list})"),
+            format!(
+                "SELECT target_id AS t, show_reblogs AS a, notify AS b FROM follows WHERE account_id = $1 AND target_id IN ({list})"
+            ),
+            format!(
+                "SELECT account_id AS t, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM follows WHERE target_id = $1 AND account_id IN ({list})"
+            ),
+            format!(
+                "SELECT target_id AS t, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM blocks WHERE account_id = $1 AND target_id IN ({list})"
+            ),
+            format!(
+                "SELECT account_id AS t, CAST(0 AS BIGINT) AS a, CAST(0 AS BIGINT) AS b FROM blocks WHERE target_id = $1 AND account_id IN ({list})"
+            ),
+            format!(
+                "SELECT target_id AS t, notifications AS a, CAST(0 AS BIGINT) AS b FROM mutes WHERE account_id = $1 AND target_id IN ({list})"
+            ),
         ];
         for (kind, sql) in queries.iter().enumerate() {
-            let rows = bind_all(sqlx::query(sql), &args).fetch_all(&self.reader).await?;
+            let rows = bind_all(sqlx::query(sql), &args)
+                .fetch_all(&self.reader)
+                .await?;
             for row in rows {
                 let t: i64 = row.try_get("t")?;
                 let a: i64 = row.try_get("a")?;
@@ -219,32 +244,52 @@ impl Db {
 
     /// Among `authors`, those `viewer` follows.
     pub async fn followed_among(&self, viewer: i64, authors: &[i64]) -> Result<HashSet<i64>> {
-        self.id_set("SELECT target_id FROM follows WHERE account_id = $1 AND target_id IN", viewer, authors)
-            .await
+        self.id_set(
+            "SELECT target_id FROM follows WHERE account_id = $1 AND target_id IN",
+            viewer,
+            authors,
+        )
+        .await
     }
 
     /// Among `others`, those that block `viewer` or that `viewer` blocks.
     pub async fn blocked_among(&self, viewer: i64, others: &[i64]) -> Result<HashSet<i64>> {
         let mut set = self
-            .id_set("SELECT target_id FROM blocks WHERE account_id = $1 AND target_id IN", viewer, others)
+            .id_set(
+                "SELECT target_id FROM blocks WHERE account_id = $1 AND target_id IN",
+                viewer,
+                others,
+            )
             .await?;
         set.extend(
-            self.id_set("SELECT account_id FROM blocks WHERE target_id = $1 AND account_id IN", viewer, others)
-                .await?,
+            self.id_set(
+                "SELECT account_id FROM blocks WHERE target_id = $1 AND account_id IN",
+                viewer,
+                others,
+            )
+            .await?,
         );
         Ok(set)
     }
 
     /// Among `others`, those `viewer` mutes.
     pub async fn muted_among(&self, viewer: i64, others: &[i64]) -> Result<HashSet<i64>> {
-        self.id_set("SELECT target_id FROM mutes WHERE account_id = $1 AND target_id IN", viewer, others)
-            .await
+        self.id_set(
+            "SELECT target_id FROM mutes WHERE account_id = $1 AND target_id IN",
+            viewer,
+            others,
+        )
+        .await
     }
 
     /// Among `status_ids`, those that mention `viewer`.
     pub async fn mentioning_among(&self, viewer: i64, status_ids: &[i64]) -> Result<HashSet<i64>> {
-        self.id_set("SELECT status_id FROM status_mentions WHERE account_id = $1 AND status_id IN", viewer, status_ids)
-            .await
+        self.id_set(
+            "SELECT status_id FROM status_mentions WHERE account_id = $1 AND status_id IN",
+            viewer,
+            status_ids,
+        )
+        .await
     }
 
     async fn id_set(&self, prefix: &str, subject: i64, ids: &[i64]) -> Result<HashSet<i64>> {
@@ -256,11 +301,20 @@ impl Db {
         for id in ids {
             q = q.bind(*id);
         }
-        Ok(q.fetch_all(&self.reader).await?.into_iter().map(|(v,)| v).collect())
+        Ok(q.fetch_all(&self.reader)
+            .await?
+            .into_iter()
+            .map(|(v,)| v)
+            .collect())
     }
 
     /// A page of followers, followees, blocked or muted accounts of `subject`.
-    pub async fn account_list(&self, list: AccountList, subject: i64, page: &Page) -> Result<Vec<Listed<AccountRecord>>> {
+    pub async fn account_list(
+        &self,
+        list: AccountList,
+        subject: i64,
+        page: &Page,
+    ) -> Result<Vec<Listed<AccountRecord>>> {
         let (table, key, other) = match list {
             AccountList::Followers => ("follows", "target_id", "account_id"),
             AccountList::Following => ("follows", "account_id", "target_id"),
@@ -278,7 +332,9 @@ impl Db {
         let mut args = vec![Arg::I(subject)];
         let order = page.apply(&mut sql, "x.id", &mut args);
         sql.push_str(&order);
-        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(&self.reader).await?;
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
         let items = rows
             .iter()
             .map(|r| {
@@ -292,7 +348,11 @@ impl Db {
     }
 }
 
-async fn remove_follow(conn: &mut sqlx::AnyConnection, account_id: i64, target_id: i64) -> Result<()> {
+async fn remove_follow(
+    conn: &mut sqlx::AnyConnection,
+    account_id: i64,
+    target_id: i64,
+) -> Result<()> {
     let removed = sqlx::query("DELETE FROM follows WHERE account_id = $1 AND target_id = $2")
         .bind(account_id)
         .bind(target_id)

@@ -83,11 +83,13 @@ async fn replace_mentions_and_tags(
         .await?;
     }
     for t in tags {
-        sqlx::query("INSERT INTO status_tags (status_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(status_id)
-            .bind(t)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "INSERT INTO status_tags (status_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(status_id)
+        .bind(t)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
@@ -170,7 +172,11 @@ impl Db {
     }
 
     /// The reblog wrapper `account_id` made of `original_id`, if any.
-    pub async fn reblog_of(&self, account_id: i64, original_id: i64) -> Result<Option<StatusRecord>> {
+    pub async fn reblog_of(
+        &self,
+        account_id: i64,
+        original_id: i64,
+    ) -> Result<Option<StatusRecord>> {
         let sql = format!(
             "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.reblog_of_id = $1 AND s.account_id = $2"
         );
@@ -192,13 +198,12 @@ impl Db {
     ) -> Result<StatusRecord> {
         let original = wrapper.reblog_of_id.ok_or(StoreError::NotFound)?;
         let mut tx = self.writer.begin().await?;
-        let exists: Option<(i64,)> = sqlx::query_as(
-            "SELECT id FROM statuses WHERE reblog_of_id = $1 AND account_id = $2",
-        )
-        .bind(original)
-        .bind(wrapper.account_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let exists: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM statuses WHERE reblog_of_id = $1 AND account_id = $2")
+                .bind(original)
+                .bind(wrapper.account_id)
+                .fetch_optional(&mut *tx)
+                .await?;
         if let Some((id,)) = exists {
             drop(tx);
             return self.status(id).await;
@@ -226,7 +231,13 @@ impl Db {
         .bind(wrapper.account_id)
         .execute(&mut *tx)
         .await?;
-        insert_feed_rows(&mut tx, wrapper.id, wrapper.account_id, &[wrapper.account_id]).await?;
+        insert_feed_rows(
+            &mut tx,
+            wrapper.id,
+            wrapper.account_id,
+            &[wrapper.account_id],
+        )
+        .await?;
         if fan_out {
             sqlx::query(
                 "INSERT INTO home_feed (account_id, status_id, author_id) \
@@ -396,8 +407,11 @@ impl Db {
 
     /// `(status_id, account_id)` pairs of the accounts mentioned by these posts.
     pub async fn mentions_of(&self, status_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        self.pairs("SELECT status_id, account_id FROM status_mentions WHERE status_id IN", status_ids)
-            .await
+        self.pairs(
+            "SELECT status_id, account_id FROM status_mentions WHERE status_id IN",
+            status_ids,
+        )
+        .await
     }
 
     /// `(status_id, tag)` pairs of the hashtags of these posts.
@@ -462,9 +476,10 @@ impl Db {
 
     /// Number of posts, for the instance statistics.
     pub async fn status_count(&self) -> Result<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM statuses WHERE reblog_of_id IS NULL")
-            .fetch_one(&self.reader)
-            .await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM statuses WHERE reblog_of_id IS NULL")
+                .fetch_one(&self.reader)
+                .await?;
         Ok(n)
     }
 }

@@ -18,10 +18,18 @@ pub struct AccountTimelineFilter {
 }
 
 impl Db {
-    async fn paged(&self, mut sql: String, col: &str, mut args: Vec<Arg>, page: &Page) -> Result<Vec<StatusRecord>> {
+    async fn paged(
+        &self,
+        mut sql: String,
+        col: &str,
+        mut args: Vec<Arg>,
+        page: &Page,
+    ) -> Result<Vec<StatusRecord>> {
         let order = page.apply(&mut sql, col, &mut args);
         sql.push_str(&order);
-        let rows = bind_all(sqlx::query(&sql), &args).fetch_all(&self.reader).await?;
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
         Ok(page.finish(rows_to_statuses(&rows)?))
     }
 
@@ -35,7 +43,9 @@ impl Db {
         let sql = format!(
             "SELECT {STATUS_COLUMNS} FROM home_feed f JOIN statuses s ON s.id = f.status_id WHERE f.account_id = $1"
         );
-        let mut all = self.paged(sql, "f.status_id", vec![Arg::I(account_id)], page).await?;
+        let mut all = self
+            .paged(sql, "f.status_id", vec![Arg::I(account_id)], page)
+            .await?;
         let celebrities: Vec<(i64,)> = sqlx::query_as(
             "SELECT f.target_id FROM follows f JOIN accounts a ON a.id = f.target_id \
              WHERE f.account_id = $1 AND a.celebrity = 1",
@@ -50,7 +60,10 @@ impl Db {
             let sql = format!(
                 "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 AND s.visibility <> 'direct'"
             );
-            all.extend(self.paged(sql, "s.id", vec![Arg::I(celebrity)], page).await?);
+            all.extend(
+                self.paged(sql, "s.id", vec![Arg::I(celebrity)], page)
+                    .await?,
+            );
         }
         all.sort_by_key(|s| std::cmp::Reverse(s.id));
         all.dedup_by_key(|s| s.id);
@@ -79,7 +92,8 @@ impl Db {
             "SELECT {STATUS_COLUMNS} FROM status_tags t JOIN statuses s ON s.id = t.status_id \
              WHERE t.tag = $1 AND s.visibility IN ('public', 'unlisted')"
         );
-        self.paged(sql, "t.status_id", vec![Arg::S(tag.to_owned())], page).await
+        self.paged(sql, "t.status_id", vec![Arg::S(tag.to_owned())], page)
+            .await
     }
 
     /// A page of one account's posts and reblogs.
@@ -98,16 +112,24 @@ impl Db {
         };
         if filter.exclude_replies {
             // Replies to oneself (threads) stay, as in Mastodon.
-            sql.push_str(" AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)");
+            sql.push_str(
+                " AND (s.in_reply_to_id IS NULL OR s.in_reply_to_account_id = s.account_id)",
+            );
         }
         if filter.exclude_reblogs {
             sql.push_str(" AND s.reblog_of_id IS NULL");
         }
-        self.paged(sql, "s.id", vec![Arg::I(account_id)], page).await
+        self.paged(sql, "s.id", vec![Arg::I(account_id)], page)
+            .await
     }
 
     /// Adds a followed account's recent posts to a home feed (on follow).
-    pub async fn backfill_home(&self, account_id: i64, author_id: i64, how_many: i64) -> Result<()> {
+    pub async fn backfill_home(
+        &self,
+        account_id: i64,
+        author_id: i64,
+        how_many: i64,
+    ) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO home_feed (account_id, status_id, author_id) \
              SELECT CAST($1 AS BIGINT), id, account_id FROM statuses WHERE account_id = $2 AND visibility <> 'direct' \

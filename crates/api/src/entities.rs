@@ -1,0 +1,394 @@
+//! The Mastodon JSON entities (Account, Status, Relationship, Notification, Token…)
+//! and their conversions from service views. These shapes live only here.
+
+use serde::Serialize;
+use starling_service::auth::IssuedToken;
+use starling_service::views::{NotificationView, StatusView};
+use starling_service::{AccountRecord, AppRecord, RelationshipRecord, Settings};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// Formats Unix milliseconds as Mastodon does: `2024-01-01T12:00:00.000Z`.
+pub fn iso_time(millis: i64) -> String {
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// Formats Unix milliseconds as a date: `2024-01-01`.
+pub fn iso_date(millis: i64) -> String {
+    iso_time(millis).chars().take(10).collect()
+}
+
+/// Escapes plain text (a bio) into Mastodon's HTML `note`.
+fn note_html(note: &str) -> String {
+    if note.is_empty() {
+        return String::new();
+    }
+    let escaped = html_escape::encode_text(note).replace('\n', "<br>");
+    format!("<p>{escaped}</p>")
+}
+
+/// A field of a profile (unused for now, always empty).
+#[derive(Debug, Serialize)]
+pub struct Field {
+    name: String,
+    value: String,
+    verified_at: Option<String>,
+}
+
+/// The `source` block of the signed-in account.
+#[derive(Debug, Serialize)]
+pub struct Source {
+    privacy: String,
+    sensitive: bool,
+    language: Option<String>,
+    note: String,
+    fields: Vec<Field>,
+    follow_requests_count: i64,
+}
+
+/// Mastodon's Account entity.
+#[derive(Debug, Serialize)]
+pub struct Account {
+    id: String,
+    username: String,
+    acct: String,
+    display_name: String,
+    locked: bool,
+    bot: bool,
+    discoverable: bool,
+    group: bool,
+    noindex: bool,
+    created_at: String,
+    note: String,
+    url: String,
+    uri: String,
+    avatar: String,
+    avatar_static: String,
+    header: String,
+    header_static: String,
+    followers_count: i64,
+    following_count: i64,
+    statuses_count: i64,
+    last_status_at: Option<String>,
+    emojis: Vec<()>,
+    fields: Vec<Field>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<Source>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<serde_json::Value>,
+}
+
+impl Account {
+    /// The public view of an account.
+    pub fn from_record(a: &AccountRecord, s: &Settings) -> Self {
+        let base = s.base_url();
+        let url = format!("{base}/@{}", a.username);
+        Self {
+            id: a.id.to_string(),
+            username: a.username.clone(),
+            acct: a.username.clone(),
+            display_name: a.display_name.clone(),
+            locked: a.locked,
+            bot: a.bot,
+            discoverable: a.discoverable,
+            group: false,
+            noindex: false,
+            created_at: iso_time(a.created_at),
+            note: note_html(&a.note),
+            uri: format!("{base}/users/{}", a.username),
+            url,
+            avatar: format!("{base}/avatars/original/missing.png"),
+            avatar_static: format!("{base}/avatars/original/missing.png"),
+            header: format!("{base}/headers/original/missing.png"),
+            header_static: format!("{base}/headers/original/missing.png"),
+            followers_count: a.followers_count,
+            following_count: a.following_count,
+            statuses_count: a.statuses_count,
+            last_status_at: a.last_status_at.map(iso_date),
+            emojis: Vec::new(),
+            fields: Vec::new(),
+            source: None,
+            role: None,
+        }
+    }
+
+    /// The signed-in account's own view, with `source` and `role`.
+    pub fn credential(a: &AccountRecord, s: &Settings) -> Self {
+        let mut acc = Self::from_record(a, s);
+        acc.source = Some(Source {
+            privacy: a.default_privacy.clone(),
+            sensitive: a.default_sensitive,
+            language: a.default_language.clone(),
+            note: a.note.clone(),
+            fields: Vec::new(),
+            follow_requests_count: 0,
+        });
+        acc.role = Some(serde_json::json!({
+            "id": if a.is_admin() { "3" } else { "-99" },
+            "name": if a.is_admin() { "Admin" } else { "" },
+            "permissions": if a.is_admin() { "1" } else { "0" },
+            "color": "",
+            "highlighted": a.is_admin(),
+        }));
+        acc
+    }
+}
+
+/// A mention inside a Status.
+#[derive(Debug, Serialize)]
+pub struct Mention {
+    id: String,
+    username: String,
+    acct: String,
+    url: String,
+}
+
+/// A hashtag inside a Status.
+#[derive(Debug, Serialize)]
+pub struct Tag {
+    name: String,
+    url: String,
+}
+
+/// Mastodon's Status entity.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    id: String,
+    created_at: String,
+    in_reply_to_id: Option<String>,
+    in_reply_to_account_id: Option<String>,
+    sensitive: bool,
+    spoiler_text: String,
+    visibility: String,
+    language: Option<String>,
+    uri: String,
+    url: String,
+    replies_count: i64,
+    reblogs_count: i64,
+    favourites_count: i64,
+    edited_at: Option<String>,
+    favourited: bool,
+    reblogged: bool,
+    muted: bool,
+    bookmarked: bool,
+    pinned: bool,
+    content: String,
+    text: String,
+    filtered: Vec<()>,
+    reblog: Option<Box<Status>>,
+    application: Option<serde_json::Value>,
+    account: Account,
+    media_attachments: Vec<()>,
+    mentions: Vec<Mention>,
+    tags: Vec<Tag>,
+    emojis: Vec<()>,
+    card: Option<()>,
+    poll: Option<()>,
+}
+
+impl Status {
+    /// Converts a post view.
+    pub fn from_view(v: &StatusView, s: &Settings) -> Self {
+        let base = s.base_url();
+        let st = &v.status;
+        Self {
+            id: st.id.to_string(),
+            created_at: iso_time(st.created_at),
+            in_reply_to_id: st.in_reply_to_id.map(|i| i.to_string()),
+            in_reply_to_account_id: st.in_reply_to_account_id.map(|i| i.to_string()),
+            sensitive: st.sensitive,
+            spoiler_text: st.spoiler_text.clone(),
+            visibility: st.visibility.clone(),
+            language: st.language.clone(),
+            uri: format!("{base}/users/{}/statuses/{}", v.account.username, st.id),
+            url: format!("{base}/@{}/{}", v.account.username, st.id),
+            replies_count: st.replies_count,
+            reblogs_count: st.reblogs_count,
+            favourites_count: st.favourites_count,
+            edited_at: st.edited_at.map(iso_time),
+            favourited: v.favourited,
+            reblogged: v.reblogged || (st.reblog_of_id.is_some() && v.reblog.is_some()),
+            muted: false,
+            bookmarked: v.bookmarked,
+            pinned: v.pinned,
+            content: st.content.clone(),
+            text: st.text.clone(),
+            filtered: Vec::new(),
+            reblog: v.reblog.as_ref().map(|r| Box::new(Self::from_view(r, s))),
+            application: None,
+            account: Account::from_record(&v.account, s),
+            media_attachments: Vec::new(),
+            mentions: v
+                .mentions
+                .iter()
+                .map(|m| Mention {
+                    id: m.id.to_string(),
+                    username: m.username.clone(),
+                    acct: m.username.clone(),
+                    url: format!("{base}/@{}", m.username),
+                })
+                .collect(),
+            tags: v
+                .tags
+                .iter()
+                .map(|t| Tag {
+                    name: t.clone(),
+                    url: format!("{base}/tags/{t}"),
+                })
+                .collect(),
+            emojis: Vec::new(),
+            card: None,
+            poll: None,
+        }
+    }
+
+    /// Converts many post views.
+    pub fn many(vs: &[StatusView], s: &Settings) -> Vec<Self> {
+        vs.iter().map(|v| Self::from_view(v, s)).collect()
+    }
+}
+
+/// Mastodon's Relationship entity.
+#[derive(Debug, Serialize)]
+pub struct Relationship {
+    id: String,
+    following: bool,
+    showing_reblogs: bool,
+    notifying: bool,
+    languages: Option<Vec<String>>,
+    followed_by: bool,
+    blocking: bool,
+    blocked_by: bool,
+    muting: bool,
+    muting_notifications: bool,
+    requested: bool,
+    requested_by: bool,
+    domain_blocking: bool,
+    endorsed: bool,
+    note: String,
+}
+
+impl From<&RelationshipRecord> for Relationship {
+    fn from(r: &RelationshipRecord) -> Self {
+        Self {
+            id: r.target_id.to_string(),
+            following: r.following,
+            showing_reblogs: r.following && r.showing_reblogs,
+            notifying: r.notifying,
+            languages: None,
+            followed_by: r.followed_by,
+            blocking: r.blocking,
+            blocked_by: r.blocked_by,
+            muting: r.muting,
+            muting_notifications: r.muting && r.muting_notifications,
+            requested: false,
+            requested_by: false,
+            domain_blocking: false,
+            endorsed: false,
+            note: String::new(),
+        }
+    }
+}
+
+/// Mastodon's Notification entity.
+#[derive(Debug, Serialize)]
+pub struct Notification {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    created_at: String,
+    group_key: String,
+    account: Account,
+    status: Option<Status>,
+}
+
+impl Notification {
+    /// Converts a notification view.
+    pub fn from_view(n: &NotificationView, s: &Settings) -> Self {
+        Self {
+            id: n.notification.id.to_string(),
+            kind: n.notification.kind.clone(),
+            created_at: iso_time(n.notification.created_at),
+            group_key: format!("ungrouped-{}", n.notification.id),
+            account: Account::from_record(&n.account, s),
+            status: n.status.as_ref().map(|v| Status::from_view(v, s)),
+        }
+    }
+}
+
+/// Mastodon's Token entity.
+#[derive(Debug, Serialize)]
+pub struct Token {
+    access_token: String,
+    token_type: &'static str,
+    scope: String,
+    created_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+impl From<IssuedToken> for Token {
+    fn from(t: IssuedToken) -> Self {
+        Self {
+            access_token: t.access_token,
+            token_type: "Bearer",
+            scope: t.scope,
+            created_at: t.created_at,
+            refresh_token: t.refresh_token,
+        }
+    }
+}
+
+/// Mastodon's Application entity (with credentials when just registered).
+#[derive(Debug, Serialize)]
+pub struct Application {
+    id: String,
+    name: String,
+    website: Option<String>,
+    scopes: Vec<String>,
+    redirect_uri: String,
+    redirect_uris: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+    vapid_key: String,
+}
+
+impl Application {
+    /// The app's public view; with `credentials`, its client id and secret too.
+    pub fn from_record(a: &AppRecord, credentials: bool) -> Self {
+        Self {
+            id: a.id.to_string(),
+            name: a.name.clone(),
+            website: a.website.clone(),
+            scopes: a.scopes.split_whitespace().map(str::to_owned).collect(),
+            redirect_uri: a.redirect_uris.clone(),
+            redirect_uris: a
+                .redirect_uris
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            client_id: credentials.then(|| a.client_id.clone()),
+            client_secret: credentials.then(|| a.client_secret.clone()),
+            vapid_key: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_millis_with_z() {
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_time(1_704_110_400_123), "2024-01-01T12:00:00.123Z");
+        assert_eq!(iso_date(1_704_110_400_123), "2024-01-01");
+    }
+}

@@ -1,0 +1,31 @@
+//! Route table of the API, one module per area.
+
+mod accounts;
+mod apps;
+mod instance;
+mod notifications;
+mod oauth;
+mod statuses;
+mod timelines;
+
+use crate::error::ApiError;
+use axum::Router;
+use axum::http::StatusCode;
+use starling_service::Starling;
+
+/// Every route of the API.
+pub(crate) fn routes() -> Router<Starling> {
+    Router::new()
+        .merge(accounts::routes())
+        .merge(apps::routes())
+        .merge(instance::routes())
+        .merge(notifications::routes())
+        .merge(oauth::routes())
+        .merge(statuses::routes())
+        .merge(timelines::routes())
+}
+
+/// Any path the API does not serve.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Not found")
+}

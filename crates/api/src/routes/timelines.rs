@@ -1,0 +1,88 @@
+//! Timelines: home, network (public) and hashtag.
+
+use crate::entities::Status;
+use crate::error::ApiResult;
+use crate::extract::{Auth, MaybeAuth, Params, flex_bool};
+use crate::pagination::{PageParams, link_header};
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use starling_service::Starling;
+use starling_service::timelines::{Paged, Timeline};
+use starling_service::views::StatusView;
+
+pub(super) fn routes() -> Router<Starling> {
+    Router::new()
+        .route("/api/v1/timelines/home", get(home))
+        .route("/api/v1/timelines/public", get(public))
+        .route("/api/v1/timelines/tag/{tag}", get(tag))
+}
+
+fn respond(app: &Starling, uri: &Uri, paged: Paged<StatusView>) -> (HeaderMap, Json<Vec<Status>>) {
+    let headers = link_header(&app.settings().base_url(), uri, &paged);
+    (headers, Json(Status::many(&paged.items, app.settings())))
+}
+
+/// `GET /api/v1/timelines/home`.
+async fn home(
+    State(app): State<Starling>,
+    Auth(p): Auth,
+    OriginalUri(uri): OriginalUri,
+    Params(q): Params<PageParams>,
+) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+    p.require("read:statuses")?;
+    let paged = app
+        .timeline(Some(p.account()?), Timeline::Home, q.page()?)
+        .await?;
+    Ok(respond(&app, &uri, paged))
+}
+
+#[derive(Debug, Deserialize)]
+struct PublicParams {
+    #[serde(flatten)]
+    page: PageParams,
+    #[serde(default, deserialize_with = "flex_bool")]
+    remote: Option<bool>,
+    #[serde(default, deserialize_with = "flex_bool")]
+    only_media: Option<bool>,
+}
+
+/// `GET /api/v1/timelines/public` (`local` is accepted: every post is local).
+async fn public(
+    State(app): State<Starling>,
+    MaybeAuth(p): MaybeAuth,
+    OriginalUri(uri): OriginalUri,
+    Params(q): Params<PublicParams>,
+) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+    if let Some(p) = &p {
+        p.require("read:statuses")?;
+    }
+    let page = q.page.page()?;
+    if q.remote.unwrap_or(false) || q.only_media.unwrap_or(false) {
+        // Starling has no remote posts and no media yet: these filters match nothing.
+        return Ok((HeaderMap::new(), Json(Vec::new())));
+    }
+    let viewer = p.as_ref().and_then(|p| p.account.as_ref());
+    let paged = app.timeline(viewer, Timeline::Public, page).await?;
+    Ok(respond(&app, &uri, paged))
+}
+
+/// `GET /api/v1/timelines/tag/:tag` (case-insensitive, a leading `#` is ignored).
+async fn tag(
+    State(app): State<Starling>,
+    MaybeAuth(p): MaybeAuth,
+    Path(tag): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    Params(q): Params<PublicParams>,
+) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+    if let Some(p) = &p {
+        p.require("read:statuses")?;
+    }
+    let page = q.page.page()?;
+    let viewer = p.as_ref().and_then(|p| p.account.as_ref());
+    let name = tag.trim_start_matches('#').to_string();
+    let paged = app.timeline(viewer, Timeline::Tag(name), page).await?;
+    Ok(respond(&app, &uri, paged))
+}
