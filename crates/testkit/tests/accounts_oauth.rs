@@ -1,5 +1,7 @@
 //! Sign-up, OAuth2 grants, scopes and account administration, over HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use starling_testkit::{spawn_app, spawn_app_with};
@@ -12,14 +14,22 @@ async fn body(r: reqwest::Response) -> Value {
 async fn sign_up_gives_a_working_token_and_first_account_is_admin() {
     let app = spawn_app().await;
     let ana = app.sign_up("ana").await;
-    let me = body(app.get("/api/v1/accounts/verify_credentials", Some(&ana)).await).await;
+    let me = body(
+        app.get("/api/v1/accounts/verify_credentials", Some(&ana))
+            .await,
+    )
+    .await;
     assert_eq!(me["username"], "ana");
     assert_eq!(me["acct"], "ana");
     assert!(me["id"].is_string());
     assert_eq!(me["source"]["privacy"], "public");
     assert_eq!(me["role"]["name"], "Admin");
     let ben = app.sign_up("ben").await;
-    let me = body(app.get("/api/v1/accounts/verify_credentials", Some(&ben)).await).await;
+    let me = body(
+        app.get("/api/v1/accounts/verify_credentials", Some(&ben))
+            .await,
+    )
+    .await;
     assert_eq!(me["role"]["name"], "");
 }
 
@@ -32,7 +42,12 @@ async fn bad_sign_ups_are_refused_with_clear_errors_and_nothing_stored() {
         app.post_form(
             "/oauth/token",
             None,
-            &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &secret), ("scope", "read write")],
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("scope", "read write"),
+            ],
         )
         .await,
     )
@@ -41,12 +56,37 @@ async fn bad_sign_ups_are_refused_with_clear_errors_and_nothing_stored() {
         .unwrap()
         .to_owned();
     let cases = [
-        ("ANA", "other@example.com", "password-1", "username is already taken"),
-        ("bob", "ana@example.com", "password-1", "email is already taken"),
-        ("bad name", "bob@example.com", "password-1", "username must be"),
-        ("bob", "bob@elsewhere.org", "password-1", "email domain is not allowed"),
+        (
+            "ANA",
+            "other@example.com",
+            "password-1",
+            "username is already taken",
+        ),
+        (
+            "bob",
+            "ana@example.com",
+            "password-1",
+            "email is already taken",
+        ),
+        (
+            "bad name",
+            "bob@example.com",
+            "password-1",
+            "username must be",
+        ),
+        (
+            "bob",
+            "bob@elsewhere.org",
+            "password-1",
+            "email domain is not allowed",
+        ),
         ("bob", "not-an-email", "password-1", "email must be"),
-        ("bob", "bob@example.com", "short", "password must be at least 8"),
+        (
+            "bob",
+            "bob@example.com",
+            "short",
+            "password must be at least 8",
+        ),
     ];
     for (username, email, password, message) in cases {
         let r = app
@@ -56,14 +96,29 @@ async fn bad_sign_ups_are_refused_with_clear_errors_and_nothing_stored() {
                 json!({"username": username, "email": email, "password": password, "agreement": true}),
             )
             .await;
-        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{username} {email}");
+        assert_eq!(
+            r.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{username} {email}"
+        );
         let b = body(r).await;
-        assert!(b["error"].as_str().unwrap().contains(message), "{b} should mention {message}");
+        assert!(
+            b["error"].as_str().unwrap().contains(message),
+            "{b} should mention {message}"
+        );
     }
     let r = app
-        .post_json("/api/v1/accounts", Some(&tok), json!({"username": "bob", "email": "bob@example.com", "password": "password-1"}))
+        .post_json(
+            "/api/v1/accounts",
+            Some(&tok),
+            json!({"username": "bob", "email": "bob@example.com", "password": "password-1"}),
+        )
         .await;
-    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "agreement is required");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "agreement is required"
+    );
     let users = app.app.list_users(0, 100).await.unwrap();
     assert_eq!(users.len(), 1, "nothing was stored by the refused sign-ups");
 }
@@ -101,7 +156,13 @@ async fn password_grant_accepts_username_or_email_and_echoes_scope() {
         .post_form(
             "/oauth/token",
             None,
-            &[("grant_type", "password"), ("client_id", &id), ("client_secret", &secret), ("username", "ana"), ("password", "wrong-password")],
+            &[
+                ("grant_type", "password"),
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("username", "ana"),
+                ("password", "wrong-password"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -110,7 +171,13 @@ async fn password_grant_accepts_username_or_email_and_echoes_scope() {
         .post_form(
             "/oauth/token",
             None,
-            &[("grant_type", "password"), ("client_id", &id), ("client_secret", "nope"), ("username", "ana"), ("password", "password-ana")],
+            &[
+                ("grant_type", "password"),
+                ("client_id", &id),
+                ("client_secret", "nope"),
+                ("username", "ana"),
+                ("password", "password-ana"),
+            ],
         )
         .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -147,18 +214,47 @@ async fn scopes_are_enforced_and_revoked_tokens_stop_working() {
         }
     };
     let read_only = grant("read").await;
-    let r = app.post_json("/api/v1/statuses", Some(&read_only), json!({"status": "hi"})).await;
+    let r = app
+        .post_json(
+            "/api/v1/statuses",
+            Some(&read_only),
+            json!({"status": "hi"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(body(r).await["error"].as_str().unwrap().contains("write:statuses"));
+    assert!(
+        body(r).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("write:statuses")
+    );
     let narrow = grant("write:statuses read:accounts").await;
-    let r = app.post_json("/api/v1/statuses", Some(&narrow), json!({"status": "hi"})).await;
+    let r = app
+        .post_json("/api/v1/statuses", Some(&narrow), json!({"status": "hi"}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let r = app.get("/api/v1/timelines/home", Some(&narrow)).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "read:statuses is missing");
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "read:statuses is missing"
+    );
 
-    let r = app.post_form("/oauth/revoke", None, &[("client_id", &id), ("client_secret", &secret), ("token", &read_only)]).await;
+    let r = app
+        .post_form(
+            "/oauth/revoke",
+            None,
+            &[
+                ("client_id", &id),
+                ("client_secret", &secret),
+                ("token", &read_only),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let r = app.get("/api/v1/accounts/verify_credentials", Some(&read_only)).await;
+    let r = app
+        .get("/api/v1/accounts/verify_credentials", Some(&read_only))
+        .await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert!(body(r).await["error"].is_string());
 }
@@ -168,14 +264,26 @@ async fn deactivation_revokes_every_token_at_once() {
     let app = spawn_app().await;
     app.sign_up("ana").await;
     let ben = app.sign_up("ben").await;
-    assert_eq!(app.get("/api/v1/accounts/verify_credentials", Some(&ben)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/accounts/verify_credentials", Some(&ben))
+            .await
+            .status(),
+        StatusCode::OK
+    );
     app.app.deactivate("ben").await.unwrap();
-    assert_eq!(app.get("/api/v1/accounts/verify_credentials", Some(&ben)).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v1/accounts/verify_credentials", Some(&ben))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
     let lookup = app.get("/api/v1/accounts/lookup?acct=ben", None).await;
     assert_eq!(lookup.status(), StatusCode::NOT_FOUND);
     app.app.reactivate("ben").await.unwrap();
     assert_eq!(
-        app.get("/api/v1/accounts/verify_credentials", Some(&ben)).await.status(),
+        app.get("/api/v1/accounts/verify_credentials", Some(&ben))
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED,
         "old tokens stay revoked after reactivation"
     );
@@ -212,15 +320,32 @@ async fn authorization_code_flow_with_pkce_and_refresh() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
-    let code = html.split("<code id=\"code\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let code = html
+        .split("<code id=\"code\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
     let bad = app
         .post_form(
             "/oauth/token",
             None,
-            &[("grant_type", "authorization_code"), ("client_id", &id), ("code", &code), ("redirect_uri", oob), ("code_verifier", "wrong")],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &id),
+                ("code", &code),
+                ("redirect_uri", oob),
+                ("code_verifier", "wrong"),
+            ],
         )
         .await;
-    assert_eq!(bad.status(), StatusCode::BAD_REQUEST, "a wrong verifier is refused (and burns the code)");
+    assert_eq!(
+        bad.status(),
+        StatusCode::BAD_REQUEST,
+        "a wrong verifier is refused (and burns the code)"
+    );
 
     let r = app
         .post_form(
@@ -238,19 +363,40 @@ async fn authorization_code_flow_with_pkce_and_refresh() {
         )
         .await;
     let html = r.text().await.unwrap();
-    let code = html.split("<code id=\"code\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let code = html
+        .split("<code id=\"code\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
     let t = body(
         app.post_form(
             "/oauth/token",
             None,
-            &[("grant_type", "authorization_code"), ("client_id", &id), ("code", &code), ("redirect_uri", oob), ("code_verifier", verifier)],
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", &id),
+                ("code", &code),
+                ("redirect_uri", oob),
+                ("code_verifier", verifier),
+            ],
         )
         .await,
     )
     .await;
-    let token = t["access_token"].as_str().unwrap_or_else(|| panic!("{t}")).to_owned();
+    let token = t["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{t}"))
+        .to_owned();
     assert_eq!(t["scope"], "read write");
-    assert_eq!(app.get("/api/v1/accounts/verify_credentials", Some(&token)).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/accounts/verify_credentials", Some(&token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     let refreshed = body(
         app.post_form(
@@ -267,9 +413,16 @@ async fn authorization_code_flow_with_pkce_and_refresh() {
     )
     .await;
     let new_token = refreshed["access_token"].as_str().unwrap();
-    assert_eq!(app.get("/api/v1/accounts/verify_credentials", Some(new_token)).await.status(), StatusCode::OK);
     assert_eq!(
-        app.get("/api/v1/accounts/verify_credentials", Some(&token)).await.status(),
+        app.get("/api/v1/accounts/verify_credentials", Some(new_token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/accounts/verify_credentials", Some(&token))
+            .await
+            .status(),
         StatusCode::UNAUTHORIZED,
         "refresh rotates the token"
     );
@@ -287,12 +440,33 @@ async fn profiles_update_and_lookup() {
     assert_eq!(me["display_name"], "Ana <b>");
     assert_eq!(me["note"], "<p>Hi<br>there</p>");
     assert_eq!(me["source"]["privacy"], "private");
-    let r = app.patch_json("/api/v1/accounts/update_credentials", Some(&ana), json!({"display_name": "x".repeat(31)})).await;
+    let r = app
+        .patch_json(
+            "/api/v1/accounts/update_credentials",
+            Some(&ana),
+            json!({"display_name": "x".repeat(31)}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body(r).await["error"].as_str().unwrap().contains("display_name"));
+    assert!(
+        body(r).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("display_name")
+    );
     let found = body(app.get("/api/v1/accounts/lookup?acct=@ANA", None).await).await;
     assert_eq!(found["id"], me["id"]);
-    let shown = body(app.get(&format!("/api/v1/accounts/{}", me["id"].as_str().unwrap()), None).await).await;
+    let shown = body(
+        app.get(
+            &format!("/api/v1/accounts/{}", me["id"].as_str().unwrap()),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(shown["display_name"], "Ana <b>");
-    assert!(shown.get("source").is_none(), "source is only for the owner");
+    assert!(
+        shown.get("source").is_none(),
+        "source is only for the owner"
+    );
 }

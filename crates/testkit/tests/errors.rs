@@ -1,5 +1,7 @@
 //! Bad input and unknown things get clear `{"error"}` responses with the right status.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use starling_testkit::{spawn_app, spawn_app_with};
@@ -7,7 +9,10 @@ use starling_testkit::{spawn_app, spawn_app_with};
 async fn error_of(r: reqwest::Response) -> (StatusCode, String) {
     let status = r.status();
     let v: Value = r.json().await.expect("errors are JSON");
-    (status, v["error"].as_str().expect("an error message").to_owned())
+    (
+        status,
+        v["error"].as_str().expect("an error message").to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -26,9 +31,21 @@ async fn malformed_bodies_unknown_ids_and_bad_tokens() {
     let (status, msg) = error_of(r).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(msg.contains("JSON"), "{msg}");
-    let r = app.post_json("/api/v1/statuses", Some(&ana), json!({"status": "x", "in_reply_to_id": "abc"})).await;
+    let r = app
+        .post_json(
+            "/api/v1/statuses",
+            Some(&ana),
+            json!({"status": "x", "in_reply_to_id": "abc"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.post_json("/api/v1/statuses", Some(&ana), json!({"status": "x", "visibility": "everyone"})).await;
+    let r = app
+        .post_json(
+            "/api/v1/statuses",
+            Some(&ana),
+            json!({"status": "x", "visibility": "everyone"}),
+        )
+        .await;
     let (status, msg) = error_of(r).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(msg.contains("visibility"), "{msg}");
@@ -36,7 +53,11 @@ async fn malformed_bodies_unknown_ids_and_bad_tokens() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = error_of(app.get("/api/v1/statuses/not-a-number", Some(&ana)).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, msg) = error_of(app.get("/api/v1/timelines/home?limit=lots", Some(&ana)).await).await;
+    let (status, msg) = error_of(
+        app.get("/api/v1/timelines/home?limit=lots", Some(&ana))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(msg.contains("limit"), "{msg}");
     let r = app.get("/api/v1/timelines/public?limit=100000", None).await;
@@ -47,17 +68,35 @@ async fn malformed_bodies_unknown_ids_and_bad_tokens() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = error_of(app.get("/api/v1/no/such/route", None).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = error_of(app.post_json("/api/v1/accounts/1/follow", Some(&ana), json!({})).await).await;
+    let (status, _) = error_of(
+        app.post_json("/api/v1/accounts/1/follow", Some(&ana), json!({}))
+            .await,
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let me: Value = app.get("/api/v1/accounts/verify_credentials", Some(&ana)).await.json().await.unwrap();
-    assert_eq!(me["statuses_count"], 0, "no rejected request stored anything");
+    let me: Value = app
+        .get("/api/v1/accounts/verify_credentials", Some(&ana))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["statuses_count"], 0,
+        "no rejected request stored anything"
+    );
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let app = spawn_app_with(|s| s.max_body_bytes = 4096).await;
     let ana = app.sign_up("ana").await;
-    let r = app.post_form("/api/v1/statuses", Some(&ana), &[("status", &"a".repeat(10_000))]).await;
+    let r = app
+        .post_form(
+            "/api/v1/statuses",
+            Some(&ana),
+            &[("status", &"a".repeat(10_000))],
+        )
+        .await;
     let (status, msg) = error_of(r).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(msg.contains("too large"), "{msg}");
@@ -68,9 +107,17 @@ async fn instance_describes_the_network_for_clients() {
     let app = spawn_app_with(|s| s.max_post_chars = 500).await;
     for path in ["/api/v1/instance", "/api/v1/instance/"] {
         let v: Value = app.get(path, None).await.json().await.unwrap();
-        assert!(v["version"].as_str().unwrap().starts_with("4.3.0+starling-"));
+        assert!(
+            v["version"]
+                .as_str()
+                .unwrap()
+                .starts_with("4.3.0+starling-")
+        );
         assert_eq!(v["configuration"]["statuses"]["max_characters"], 500);
-        assert_eq!(v["configuration"]["statuses"]["characters_reserved_per_url"], 23);
+        assert_eq!(
+            v["configuration"]["statuses"]["characters_reserved_per_url"],
+            23
+        );
         let streaming = v["urls"]["streaming_api"].as_str().unwrap();
         assert_eq!(streaming, app.base_url.replacen("http://", "ws://", 1));
         assert!(!v["uri"].as_str().unwrap().starts_with("http"));
@@ -78,12 +125,32 @@ async fn instance_describes_the_network_for_clients() {
     for path in ["/api/v2/instance", "/api/v2/instance/"] {
         let v: Value = app.get(path, None).await.json().await.unwrap();
         assert_eq!(v["api_versions"]["mastodon"], 2);
-        assert!(v["configuration"]["urls"]["streaming"].as_str().unwrap().starts_with("ws://"));
+        assert!(
+            v["configuration"]["urls"]["streaming"]
+                .as_str()
+                .unwrap()
+                .starts_with("ws://")
+        );
     }
-    let emojis: Value = app.get("/api/v1/custom_emojis", None).await.json().await.unwrap();
+    let emojis: Value = app
+        .get("/api/v1/custom_emojis", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(emojis, json!([]));
-    let links: Value = app.get("/.well-known/nodeinfo", None).await.json().await.unwrap();
-    assert!(links["links"][0]["href"].as_str().unwrap().ends_with("/nodeinfo/2.0"));
+    let links: Value = app
+        .get("/.well-known/nodeinfo", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        links["links"][0]["href"]
+            .as_str()
+            .unwrap()
+            .ends_with("/nodeinfo/2.0")
+    );
     let info: Value = app.get("/nodeinfo/2.0", None).await.json().await.unwrap();
     assert_eq!(info["software"]["name"], "starling");
 }

@@ -2,6 +2,8 @@
 //! correctness under follow, unfollow, block, mute and delete — including the
 //! merge-on-read path for accounts above the celebrity threshold.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use starling_testkit::{TestApp, spawn_app, spawn_app_with};
@@ -12,19 +14,34 @@ async fn body(r: reqwest::Response) -> Value {
 }
 
 async fn post(app: &TestApp, token: &str, text: &str) -> String {
-    let r = app.post_json("/api/v1/statuses", Some(token), json!({"status": text})).await;
+    let r = app
+        .post_json("/api/v1/statuses", Some(token), json!({"status": text}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     body(r).await["id"].as_str().unwrap().to_owned()
 }
 
 async fn account_id(app: &TestApp, token: &str) -> String {
-    body(app.get("/api/v1/accounts/verify_credentials", Some(token)).await).await["id"].as_str().unwrap().to_owned()
+    body(
+        app.get("/api/v1/accounts/verify_credentials", Some(token))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 async fn ids(app: &TestApp, path: &str, token: Option<&str>) -> Vec<String> {
     let r = app.get(path, token).await;
     assert_eq!(r.status(), StatusCode::OK, "{path}");
-    body(r).await.as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap().to_owned()).collect()
+    body(r)
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Follows every `rel="next"` link from `path`, collecting ids.
@@ -32,22 +49,35 @@ async fn walk(app: &TestApp, path: &str, token: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut url = format!("{}{path}", app.base_url);
     for _ in 0..100 {
-        let r = app.client.get(&url).bearer_auth(token).send().await.unwrap();
-        let link = r.headers().get("link").map(|l| l.to_str().unwrap().to_owned());
+        let r = app
+            .client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let link = r
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_owned());
         let page: Vec<Value> = r.json().await.unwrap();
         if page.is_empty() {
             break;
         }
         out.extend(page.iter().map(|s| s["id"].as_str().unwrap().to_owned()));
         let link = link.expect("a non-empty page has a Link header");
-        assert!(link.starts_with('<') && link.contains(">; rel=\"next\""), "{link}");
+        assert!(
+            link.starts_with('<') && link.contains(">; rel=\"next\""),
+            "{link}"
+        );
         url = link[1..link.find('>').unwrap()].to_owned();
     }
     out
 }
 
 fn newest_first(ids: &[String]) -> bool {
-    ids.windows(2).all(|w| w[0].parse::<i64>().unwrap() > w[1].parse::<i64>().unwrap())
+    ids.windows(2)
+        .all(|w| w[0].parse::<i64>().unwrap() > w[1].parse::<i64>().unwrap())
 }
 
 #[tokio::test]
@@ -57,22 +87,57 @@ async fn home_follows_unfollows_and_deletes() {
     let ben = app.sign_up("ben").await;
     let ana_id = account_id(&app, &ana).await;
     let before = post(&app, &ana, "before the follow").await;
-    let rel = body(app.post_json(&format!("/api/v1/accounts/{ana_id}/follow"), Some(&ben), json!({})).await).await;
+    let rel = body(
+        app.post_json(
+            &format!("/api/v1/accounts/{ana_id}/follow"),
+            Some(&ben),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(rel["following"], true);
     let after = post(&app, &ana, "after the follow").await;
     let mine = post(&app, &ben, "my own").await;
     let home = ids(&app, "/api/v1/timelines/home", Some(&ben)).await;
-    assert_eq!(home, vec![mine.clone(), after.clone(), before.clone()], "own posts, new and backfilled posts");
+    assert_eq!(
+        home,
+        vec![mine.clone(), after.clone(), before.clone()],
+        "own posts, new and backfilled posts"
+    );
 
-    app.delete(&format!("/api/v1/statuses/{after}"), Some(&ana)).await;
-    assert_eq!(ids(&app, "/api/v1/timelines/home", Some(&ben)).await, vec![mine.clone(), before.clone()]);
+    app.delete(&format!("/api/v1/statuses/{after}"), Some(&ana))
+        .await;
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/home", Some(&ben)).await,
+        vec![mine.clone(), before.clone()]
+    );
 
-    let rels = body(app.get(&format!("/api/v1/accounts/relationships?id[]={ana_id}"), Some(&ben)).await).await;
+    let rels = body(
+        app.get(
+            &format!("/api/v1/accounts/relationships?id[]={ana_id}"),
+            Some(&ben),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(rels[0]["following"], true);
-    let followers = body(app.get(&format!("/api/v1/accounts/{ana_id}/followers"), None).await).await;
+    let followers = body(
+        app.get(&format!("/api/v1/accounts/{ana_id}/followers"), None)
+            .await,
+    )
+    .await;
     assert_eq!(followers[0]["username"], "ben");
-    app.post_json(&format!("/api/v1/accounts/{ana_id}/unfollow"), Some(&ben), json!({})).await;
-    assert_eq!(ids(&app, "/api/v1/timelines/home", Some(&ben)).await, vec![mine]);
+    app.post_json(
+        &format!("/api/v1/accounts/{ana_id}/unfollow"),
+        Some(&ben),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/home", Some(&ben)).await,
+        vec![mine]
+    );
     let ana_acc = body(app.get(&format!("/api/v1/accounts/{ana_id}"), None).await).await;
     assert_eq!(ana_acc["followers_count"], 0);
 }
@@ -84,37 +149,117 @@ async fn blocks_hide_both_sides_and_mutes_hide_from_timelines() {
     let ben = app.sign_up("ben").await;
     let ana_id = account_id(&app, &ana).await;
     let ben_id = account_id(&app, &ben).await;
-    app.post_json(&format!("/api/v1/accounts/{ana_id}/follow"), Some(&ben), json!({})).await;
-    app.post_json(&format!("/api/v1/accounts/{ben_id}/follow"), Some(&ana), json!({})).await;
+    app.post_json(
+        &format!("/api/v1/accounts/{ana_id}/follow"),
+        Some(&ben),
+        json!({}),
+    )
+    .await;
+    app.post_json(
+        &format!("/api/v1/accounts/{ben_id}/follow"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
     let a = post(&app, &ana, "from ana #topic").await;
     let b = post(&app, &ben, "from ben #topic").await;
 
-    app.post_json(&format!("/api/v1/accounts/{ben_id}/mute"), Some(&ana), json!({})).await;
-    assert_eq!(ids(&app, "/api/v1/timelines/home", Some(&ana)).await, vec![a.clone()]);
-    assert_eq!(ids(&app, "/api/v1/timelines/public", Some(&ana)).await, vec![a.clone()]);
-    assert_eq!(app.get(&format!("/api/v1/statuses/{b}"), Some(&ana)).await.status(), StatusCode::OK, "muting hides from timelines only");
+    app.post_json(
+        &format!("/api/v1/accounts/{ben_id}/mute"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/home", Some(&ana)).await,
+        vec![a.clone()]
+    );
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/public", Some(&ana)).await,
+        vec![a.clone()]
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/statuses/{b}"), Some(&ana))
+            .await
+            .status(),
+        StatusCode::OK,
+        "muting hides from timelines only"
+    );
     let mutes = body(app.get("/api/v1/mutes", Some(&ana)).await).await;
     assert_eq!(mutes[0]["username"], "ben");
-    app.post_json(&format!("/api/v1/accounts/{ben_id}/unmute"), Some(&ana), json!({})).await;
+    app.post_json(
+        &format!("/api/v1/accounts/{ben_id}/unmute"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
 
-    let rel = body(app.post_json(&format!("/api/v1/accounts/{ben_id}/block"), Some(&ana), json!({})).await).await;
+    let rel = body(
+        app.post_json(
+            &format!("/api/v1/accounts/{ben_id}/block"),
+            Some(&ana),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
     assert_eq!(rel["blocking"], true);
     assert_eq!(rel["following"], false);
     assert_eq!(rel["followed_by"], false, "a block ends follows both ways");
     for (tok, other_post, own) in [(&ana, &b, &a), (&ben, &a, &b)] {
-        assert_eq!(app.get(&format!("/api/v1/statuses/{other_post}"), Some(tok)).await.status(), StatusCode::NOT_FOUND);
-        assert_eq!(ids(&app, "/api/v1/timelines/home", Some(tok)).await, vec![own.clone()]);
-        assert_eq!(ids(&app, "/api/v1/timelines/public", Some(tok)).await, vec![own.clone()]);
-        assert_eq!(ids(&app, "/api/v1/timelines/tag/topic", Some(tok)).await, vec![own.clone()]);
+        assert_eq!(
+            app.get(&format!("/api/v1/statuses/{other_post}"), Some(tok))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            ids(&app, "/api/v1/timelines/home", Some(tok)).await,
+            vec![own.clone()]
+        );
+        assert_eq!(
+            ids(&app, "/api/v1/timelines/public", Some(tok)).await,
+            vec![own.clone()]
+        );
+        assert_eq!(
+            ids(&app, "/api/v1/timelines/tag/topic", Some(tok)).await,
+            vec![own.clone()]
+        );
     }
-    let r = app.post_json(&format!("/api/v1/accounts/{ana_id}/follow"), Some(&ben), json!({})).await;
-    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the blocked cannot follow");
-    let r = app.post_json(&format!("/api/v1/statuses/{a}/favourite"), Some(&ben), json!({})).await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/accounts/{ana_id}/follow"),
+            Some(&ben),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "the blocked cannot follow"
+    );
+    let r = app
+        .post_json(
+            &format!("/api/v1/statuses/{a}/favourite"),
+            Some(&ben),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let blocks = body(app.get("/api/v1/blocks", Some(&ana)).await).await;
     assert_eq!(blocks[0]["username"], "ben");
-    app.post_json(&format!("/api/v1/accounts/{ben_id}/unblock"), Some(&ana), json!({})).await;
-    assert_eq!(app.get(&format!("/api/v1/statuses/{b}"), Some(&ana)).await.status(), StatusCode::OK);
+    app.post_json(
+        &format!("/api/v1/accounts/{ben_id}/unblock"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/statuses/{b}"), Some(&ana))
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -123,7 +268,12 @@ async fn pagination_walks_every_post_once_in_order() {
     let ana = app.sign_up("ana").await;
     let ben = app.sign_up("ben").await;
     let ana_id = account_id(&app, &ana).await;
-    app.post_json(&format!("/api/v1/accounts/{ana_id}/follow"), Some(&ben), json!({})).await;
+    app.post_json(
+        &format!("/api/v1/accounts/{ana_id}/follow"),
+        Some(&ben),
+        json!({}),
+    )
+    .await;
     let mut posted = Vec::new();
     for i in 0..25 {
         posted.push(post(&app, &ana, &format!("post {i} #paged")).await);
@@ -139,13 +289,27 @@ async fn pagination_walks_every_post_once_in_order() {
         assert_eq!(seen, posted, "{path}");
     }
     // min_id gives the page right after a cursor, newest first; since_id the newest above it.
-    let page = ids(&app, &format!("/api/v1/timelines/home?limit=5&min_id={}", posted[20]), Some(&ben)).await;
+    let page = ids(
+        &app,
+        &format!("/api/v1/timelines/home?limit=5&min_id={}", posted[20]),
+        Some(&ben),
+    )
+    .await;
     assert_eq!(page, posted[15..20].to_vec());
-    let page = ids(&app, &format!("/api/v1/timelines/home?limit=5&since_id={}", posted[20]), Some(&ben)).await;
+    let page = ids(
+        &app,
+        &format!("/api/v1/timelines/home?limit=5&since_id={}", posted[20]),
+        Some(&ben),
+    )
+    .await;
     assert_eq!(page, posted[0..5].to_vec());
     let r = app.get("/api/v1/timelines/home?limit=7", Some(&ben)).await;
     let link = r.headers()["link"].to_str().unwrap().to_owned();
-    assert!(link.contains(&format!("max_id={}", posted[6])) && link.contains(&format!("min_id={}", posted[0])), "{link}");
+    assert!(
+        link.contains(&format!("max_id={}", posted[6]))
+            && link.contains(&format!("min_id={}", posted[0])),
+        "{link}"
+    );
 }
 
 #[tokio::test]
@@ -157,41 +321,84 @@ async fn celebrity_posts_are_merged_on_read_and_stay_correct() {
     let mut fans = Vec::new();
     for name in ["fan1", "fan2", "fan3"] {
         let tok = app.sign_up(name).await;
-        app.post_json(&format!("/api/v1/accounts/{star_id}/follow"), Some(&tok), json!({})).await;
+        app.post_json(
+            &format!("/api/v1/accounts/{star_id}/follow"),
+            Some(&tok),
+            json!({}),
+        )
+        .await;
         fans.push(tok);
     }
     let friend = app.sign_up("friend").await;
     let friend_id = account_id(&app, &friend).await;
-    app.post_json(&format!("/api/v1/accounts/{friend_id}/follow"), Some(&fans[0]), json!({})).await;
+    app.post_json(
+        &format!("/api/v1/accounts/{friend_id}/follow"),
+        Some(&fans[0]),
+        json!({}),
+    )
+    .await;
     let mut expected = Vec::new();
     for i in 0..12 {
         let tok = if i % 3 == 0 { &friend } else { &star };
         expected.push(post(&app, tok, &format!("interleaved {i}")).await);
     }
     let dm = app
-        .post_json("/api/v1/statuses", Some(&star), json!({"status": "@fan2 just you", "visibility": "direct"}))
+        .post_json(
+            "/api/v1/statuses",
+            Some(&star),
+            json!({"status": "@fan2 just you", "visibility": "direct"}),
+        )
         .await;
     let dm_id = body(dm).await["id"].as_str().unwrap().to_owned();
     expected.reverse();
 
     let seen = walk(&app, "/api/v1/timelines/home?limit=5", &fans[0]).await;
-    assert_eq!(seen, expected, "merged pages: every post once, newest first");
+    assert_eq!(
+        seen, expected,
+        "merged pages: every post once, newest first"
+    );
     assert!(newest_first(&seen));
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len());
-    assert!(!seen.contains(&dm_id), "direct posts of a celebrity reach only the mentioned");
-    assert!(ids(&app, "/api/v1/timelines/home", Some(&fans[1])).await.contains(&dm_id));
+    assert!(
+        !seen.contains(&dm_id),
+        "direct posts of a celebrity reach only the mentioned"
+    );
+    assert!(
+        ids(&app, "/api/v1/timelines/home", Some(&fans[1]))
+            .await
+            .contains(&dm_id)
+    );
 
     let victim = expected[1].clone();
-    app.delete(&format!("/api/v1/statuses/{victim}"), Some(&star)).await;
-    assert!(!ids(&app, "/api/v1/timelines/home?limit=40", Some(&fans[0])).await.contains(&victim));
-    app.post_json(&format!("/api/v1/accounts/{star_id}/unfollow"), Some(&fans[0]), json!({})).await;
+    app.delete(&format!("/api/v1/statuses/{victim}"), Some(&star))
+        .await;
+    assert!(
+        !ids(&app, "/api/v1/timelines/home?limit=40", Some(&fans[0]))
+            .await
+            .contains(&victim)
+    );
+    app.post_json(
+        &format!("/api/v1/accounts/{star_id}/unfollow"),
+        Some(&fans[0]),
+        json!({}),
+    )
+    .await;
     let home = ids(&app, "/api/v1/timelines/home?limit=40", Some(&fans[0])).await;
     assert_eq!(home.len(), 4, "only the friend's posts remain: {home:?}");
     let star_acc = body(app.get(&format!("/api/v1/accounts/{star_id}"), None).await).await;
     assert_eq!(star_acc["followers_count"], 2);
-    app.post_json(&format!("/api/v1/accounts/{star_id}/block"), Some(&fans[2]), json!({})).await;
-    assert!(ids(&app, "/api/v1/timelines/home?limit=40", Some(&fans[2])).await.is_empty());
+    app.post_json(
+        &format!("/api/v1/accounts/{star_id}/block"),
+        Some(&fans[2]),
+        json!({}),
+    )
+    .await;
+    assert!(
+        ids(&app, "/api/v1/timelines/home?limit=40", Some(&fans[2]))
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -202,17 +409,46 @@ async fn account_timeline_filters() {
     let ana_id = account_id(&app, &ana).await;
     let b = post(&app, &ben, "ben's").await;
     let own = post(&app, &ana, "own").await;
-    let reply = body(app.post_json("/api/v1/statuses", Some(&ana), json!({"status": "reply", "in_reply_to_id": b})).await).await["id"]
+    let reply = body(
+        app.post_json(
+            "/api/v1/statuses",
+            Some(&ana),
+            json!({"status": "reply", "in_reply_to_id": b}),
+        )
+        .await,
+    )
+    .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let boost = body(app.post_json(&format!("/api/v1/statuses/{b}/reblog"), Some(&ana), json!({})).await).await["id"]
+    let boost = body(
+        app.post_json(
+            &format!("/api/v1/statuses/{b}/reblog"),
+            Some(&ana),
+            json!({}),
+        )
+        .await,
+    )
+    .await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let base = format!("/api/v1/accounts/{ana_id}/statuses");
-    assert_eq!(ids(&app, &base, None).await, vec![boost.clone(), reply.clone(), own.clone()]);
-    assert_eq!(ids(&app, &format!("{base}?exclude_replies=true"), None).await, vec![boost.clone(), own.clone()]);
-    assert_eq!(ids(&app, &format!("{base}?exclude_reblogs=1"), None).await, vec![reply, own.clone()]);
-    assert!(ids(&app, &format!("{base}?only_media=1"), None).await.is_empty());
+    assert_eq!(
+        ids(&app, &base, None).await,
+        vec![boost.clone(), reply.clone(), own.clone()]
+    );
+    assert_eq!(
+        ids(&app, &format!("{base}?exclude_replies=true"), None).await,
+        vec![boost.clone(), own.clone()]
+    );
+    assert_eq!(
+        ids(&app, &format!("{base}?exclude_reblogs=1"), None).await,
+        vec![reply, own.clone()]
+    );
+    assert!(
+        ids(&app, &format!("{base}?only_media=1"), None)
+            .await
+            .is_empty()
+    );
 }

@@ -165,7 +165,8 @@ async fn authorize_submit(State(app): State<Starling>, Body(p): Body<AuthorizePa
             let mut target = match url::Url::parse(&redirect) {
                 Ok(u) => u,
                 Err(_) => {
-                    return ApiError::bad_request("redirect_uri is not a valid URI").into_response();
+                    return ApiError::bad_request("redirect_uri is not a valid URI")
+                        .into_response();
                 }
             };
             target.query_pairs_mut().append_pair("code", &code);
