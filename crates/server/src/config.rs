@@ -54,7 +54,12 @@ pub enum ConfigError {
 impl From<figment::Error> for ConfigError {
     fn from(e: figment::Error) -> Self {
         // A figment error may carry several; show them all, not only the first.
-        let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        // Figment prefixes file keys with its profile name (`default.listen`), which means
+        // nothing to an operator who never wrote a profile.
+        let all: Vec<String> = e
+            .into_iter()
+            .map(|e| e.to_string().replace("for key \"default.", "for key \""))
+            .collect();
         Self::Invalid(all.join("; "))
     }
 }
@@ -396,7 +401,7 @@ mod tests {
         let err = load_from(Some(file.path()), env(&[]), &Overrides::default())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("listen"), "{err}");
+        assert!(err.contains("for key \"listen\""), "{err}");
         assert!(err.contains(&file.path().display().to_string()), "{err}");
     }
 

@@ -136,6 +136,24 @@ impl Starling {
                 });
             }
         }
+        // Followers who rang the bell hear of every post that is not a reply to someone else.
+        let own_thread = parent.as_ref().is_none_or(|p| p.account_id == me.id);
+        if visibility != Visibility::Direct && own_thread {
+            for follower in self.db().notify_followers(me.id).await? {
+                if !mentioned.contains(&follower)
+                    && self.wants_notification(follower, me.id).await?
+                {
+                    notifications.push(NewNotification {
+                        id: self.next_id(),
+                        account_id: follower,
+                        kind: "status".into(),
+                        from_account_id: me.id,
+                        status_id: Some(id),
+                        created_at: now,
+                    });
+                }
+            }
+        }
         let mut feed_recipients = vec![me.id];
         if visibility == Visibility::Direct {
             feed_recipients.extend(mentioned.iter().copied().filter(|m| *m != me.id));
@@ -241,6 +259,21 @@ impl Starling {
                 edited_at: now_millis(),
             })
             .await?;
+        let now = now_millis();
+        let mut notes = Vec::new();
+        for account in self.db().rebloggers(id).await? {
+            if self.wants_notification(account, me.id).await? {
+                notes.push(NewNotification {
+                    id: self.next_id(),
+                    account_id: account,
+                    kind: "update".into(),
+                    from_account_id: me.id,
+                    status_id: Some(id),
+                    created_at: now,
+                });
+            }
+        }
+        self.db().create_notifications(&notes).await?;
         self.one_view(Some(me), edited).await
     }
 

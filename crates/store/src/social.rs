@@ -376,3 +376,25 @@ async fn remove_follow(
     }
     Ok(())
 }
+
+impl Db {
+    /// Followers of `account_id` who asked to be notified of each of its posts.
+    pub async fn notify_followers(&self, account_id: i64) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT account_id FROM follows WHERE target_id = $1 AND notify = 1")
+                .bind(account_id)
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Accounts that reblogged a post.
+    pub async fn rebloggers(&self, status_id: i64) -> Result<Vec<i64>> {
+        let rows: Vec<(i64,)> =
+            sqlx::query_as("SELECT account_id FROM statuses WHERE reblog_of_id = $1")
+                .bind(status_id)
+                .fetch_all(&self.reader)
+                .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}

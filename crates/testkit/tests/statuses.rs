@@ -545,3 +545,74 @@ async fn favourites_reblogs_bookmarks_pins_and_notifications() {
     let read = body(app.get("/api/v1/markers?timeline[]=home", Some(&ana)).await).await;
     assert_eq!(read["home"]["version"], 1);
 }
+
+#[tokio::test]
+async fn bell_followers_get_status_and_rebloggers_get_update_notifications() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    let ana_id = body(
+        app.get("/api/v1/accounts/verify_credentials", Some(&ana))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rel = body(
+        app.post_form(
+            &format!("/api/v1/accounts/{ana_id}/follow"),
+            Some(&ben),
+            &[("notify", "1"), ("reblogs", "1")],
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(rel["notifying"], true);
+    app.post_form(
+        &format!("/api/v1/accounts/{ana_id}/follow"),
+        Some(&cat),
+        &[("notify", "0")],
+    )
+    .await;
+    let s = post(&app, &ana, json!({"status": "news"})).await;
+    post(
+        &app,
+        &ana,
+        json!({"status": "@cat secret", "visibility": "direct", "in_reply_to_id": null}),
+    )
+    .await;
+    let kinds = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        kinds(body(app.get("/api/v1/notifications", Some(&ben)).await).await),
+        vec!["status"]
+    );
+    assert_eq!(
+        kinds(body(app.get("/api/v1/notifications", Some(&cat)).await).await),
+        vec!["mention"],
+        "notify=0 means no bell; the direct post only mentions"
+    );
+
+    app.post_json(
+        &format!("/api/v1/statuses/{}/reblog", id(&s)),
+        Some(&cat),
+        json!({}),
+    )
+    .await;
+    app.put_json(
+        &format!("/api/v1/statuses/{}", id(&s)),
+        Some(&ana),
+        json!({"status": "news, corrected"}),
+    )
+    .await;
+    let cat_notes = body(app.get("/api/v1/notifications", Some(&cat)).await).await;
+    assert_eq!(kinds(cat_notes.clone()), vec!["update", "mention"]);
+    assert_eq!(cat_notes[0]["status"]["text"], "news, corrected");
+}
