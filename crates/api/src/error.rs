@@ -50,7 +50,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::NotFound => StatusCode::NOT_FOUND,
-            ServiceError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Internal(cause) => {
                 tracing::error!(error = %cause, "internal error");
                 StatusCode::INTERNAL_SERVER_ERROR

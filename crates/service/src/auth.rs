@@ -263,6 +263,7 @@ impl Starling {
     /// Checks a username-or-e-mail and password; the same error for every failure.
     pub async fn sign_in(&self, login: &str, password: &str) -> Result<AccountRecord> {
         let denied = || ServiceError::BadRequest("Invalid username/e-mail or password".into());
+        self.sign_in_throttle().check(login)?;
         let account = match self.db().account_by_login(login.trim()).await {
             Err(StoreError::NotFound) => {
                 // Spend the same time as a real check so timing does not reveal accounts.

@@ -33,6 +33,8 @@ pub struct Settings {
     pub celebrity_threshold: i64,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Password sign-in attempts allowed per login name and minute (0 = unlimited).
+    pub sign_in_attempts_per_minute: u32,
 }
 
 impl Default for Settings {
@@ -49,6 +51,7 @@ impl Default for Settings {
             max_post_chars: 140,
             celebrity_threshold: 10_000,
             max_body_bytes: 1024 * 1024,
+            sign_in_attempts_per_minute: 10,
         }
     }
 }

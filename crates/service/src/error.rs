@@ -24,9 +24,9 @@ pub enum ServiceError {
     /// Missing, or not visible to this viewer (never reveals which).
     #[error("Record not found")]
     NotFound,
-    /// Too many requests.
-    #[error("Too many requests")]
-    RateLimited,
+    /// Too many requests; the message says what to do.
+    #[error("{0}")]
+    RateLimited(String),
     /// Something failed inside; details are logged, not shown.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),

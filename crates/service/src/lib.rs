@@ -11,6 +11,7 @@ pub mod interactions;
 pub mod notifications;
 pub mod social;
 pub mod statuses;
+mod throttle;
 pub mod timelines;
 pub mod views;
 mod visibility;
@@ -38,6 +39,7 @@ struct Inner {
     db: Db,
     settings: Settings,
     ids: IdGenerator,
+    sign_in_throttle: throttle::SignInThrottle,
 }
 
 impl Starling {
@@ -52,6 +54,9 @@ impl Starling {
         Self {
             inner: Arc::new(Inner {
                 db,
+                sign_in_throttle: throttle::SignInThrottle::new(
+                    settings.sign_in_attempts_per_minute,
+                ),
                 settings,
                 ids: IdGenerator::new(),
             }),
@@ -65,6 +70,10 @@ impl Starling {
 
     pub(crate) fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    pub(crate) fn sign_in_throttle(&self) -> &throttle::SignInThrottle {
+        &self.inner.sign_in_throttle
     }
 
     pub(crate) fn next_id(&self) -> i64 {

@@ -470,3 +470,52 @@ async fn profiles_update_and_lookup() {
         "source is only for the owner"
     );
 }
+
+#[tokio::test]
+async fn password_guessing_is_throttled_per_login() {
+    let app = spawn_app_with(|s| s.sign_in_attempts_per_minute = 5).await;
+    app.sign_up("ana").await;
+    app.sign_up("ben").await;
+    let (id, secret) = app.register_app().await;
+    let attempt = |login: &'static str, password: &'static str| {
+        let (id, secret) = (id.clone(), secret.clone());
+        let app = &app;
+        async move {
+            app.post_form(
+                "/oauth/token",
+                None,
+                &[
+                    ("grant_type", "password"),
+                    ("client_id", &id),
+                    ("client_secret", &secret),
+                    ("username", login),
+                    ("password", password),
+                ],
+            )
+            .await
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(
+            attempt("ana", "guess-guess").await.status(),
+            StatusCode::BAD_REQUEST
+        );
+    }
+    let r = attempt("ana", "password-ana").await;
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(
+        body(r).await["error"]
+            .as_str()
+            .unwrap()
+            .contains("Too many sign-in attempts")
+    );
+    assert_eq!(
+        attempt("ben", "password-ben").await.status(),
+        StatusCode::OK,
+        "other accounts are unaffected"
+    );
+}
