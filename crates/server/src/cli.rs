@@ -45,7 +45,8 @@ Examples:
       --password 'a long secret' --role admin
   starling admin user list
   starling admin user deactivate --username bob
-  TOKEN=$(starling admin token create --username ana)";
+  TOKEN=$(starling admin token create --username ana)
+  starling admin seed --data-dir target/bench-data --tokens-out target/bench-data/tokens.json";
 
 /// Starling: a self-hosted microsharing server for one organisation, speaking the Mastodon
 /// client API.
@@ -129,6 +130,42 @@ pub enum AdminCommand {
     /// Issue access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Fill an empty database with a large synthetic network for benchmarks: a celebrity
+    /// followed by every account, a power-law follow graph among active accounts, posts
+    /// spread over 30 days, home feeds and tokens (written to --tokens-out).
+    Seed(SeedArgs),
+}
+
+/// Options of `starling admin seed`; the defaults build the benchmark's full network.
+#[derive(Debug, Clone, Args)]
+pub struct SeedArgs {
+    /// Accounts to create in all, the celebrity included.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub accounts: usize,
+    /// Active accounts: they post, follow each other and get tokens.
+    #[arg(long, default_value_t = 10_000)]
+    pub active: usize,
+    /// Fewest other active accounts each active account follows.
+    #[arg(long, default_value_t = 50)]
+    pub follows_min: usize,
+    /// Most other active accounts each active account follows.
+    #[arg(long, default_value_t = 500)]
+    pub follows_max: usize,
+    /// Posts by each active account.
+    #[arg(long, default_value_t = 20)]
+    pub posts_per_active: usize,
+    /// Posts by the celebrity.
+    #[arg(long, default_value_t = 100)]
+    pub celebrity_posts: usize,
+    /// Posts by passive accounts, to make the database as large as a real one.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub filler_posts: usize,
+    /// Seed of the random generator: the same plan and seed give the same network.
+    #[arg(long, default_value_t = 1)]
+    pub rng_seed: u64,
+    /// Where to write the JSON file with the celebrity's and the active accounts' tokens.
+    #[arg(long, value_name = "FILE")]
+    pub tokens_out: PathBuf,
 }
 
 /// `starling admin user …`.

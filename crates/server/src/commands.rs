@@ -222,6 +222,7 @@ async fn admin_with(
             // Only the token on stdout, so `TOKEN=$(starling admin token create …)` works.
             writeln!(out, "{}", token.access_token)?;
         }
+        AdminCommand::Seed(args) => crate::seed::run(app, &args, out).await?,
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod seed;
 
 use axum::ServiceExt;
 use axum::body::Body;

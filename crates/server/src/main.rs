@@ -12,10 +12,10 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     // `serve` narrates start-up and shutdown at `info`; admin commands stay quiet except
-    // for warnings, so their stdout is only their result. `RUST_LOG` overrides both.
+    // for warnings, so their stdout is only their result. `RUST_LOG` overrides both. Bulk seeding runs statements over sqlx's slow-query threshold by design, so those warnings are off for admin commands.
     let default_level = match cli.command {
         Command::Serve(_) => "info",
-        Command::Admin(_) => "warn",
+        Command::Admin(_) => "warn,sqlx::query=error",
     };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod interactions;
 pub mod notifications;
+pub mod seed;
 pub mod social;
 pub mod statuses;
 mod throttle;

@@ -131,6 +131,8 @@ pub(crate) enum Arg {
     I(i64),
     /// A string.
     S(String),
+    /// SQL NULL (bound as an integer column's null).
+    N,
 }
 
 /// Binds `args` in order to a query built from dynamic SQL.
@@ -142,6 +144,7 @@ pub(crate) fn bind_all<'q>(
         q = match a {
             Arg::I(v) => q.bind(*v),
             Arg::S(v) => q.bind(v.as_str()),
+            Arg::N => q.bind(None::<i64>),
         };
     }
     q

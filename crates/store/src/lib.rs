@@ -13,6 +13,7 @@ mod notifications;
 mod oauth;
 mod page;
 mod records;
+pub mod seed;
 pub mod social;
 mod statuses;
 pub mod timelines;

@@ -1,0 +1,191 @@
+//! Bulk inserts for seeding large synthetic networks (benchmarks): many rows per
+//! statement and per transaction, bypassing the per-row use cases.
+
+use crate::db::Arg;
+use crate::{Db, Result};
+use sqlx::AnyConnection;
+
+/// Most bind parameters per statement: below SQLite's default limit (32766) and
+/// PostgreSQL's (65535).
+const MAX_PARAMS: usize = 30_000;
+
+/// An account row for seeding, with its counters already computed.
+#[derive(Debug, Clone)]
+pub struct SeedAccount {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub password_hash: String,
+    pub celebrity: bool,
+    pub created_at: i64,
+    pub followers_count: i64,
+    pub following_count: i64,
+    pub statuses_count: i64,
+    pub last_status_at: Option<i64>,
+}
+
+/// A public post row for seeding.
+#[derive(Debug, Clone)]
+pub struct SeedStatus {
+    pub id: i64,
+    pub account_id: i64,
+    pub text: String,
+    pub content: String,
+    pub created_at: i64,
+}
+
+async fn insert_rows(
+    conn: &mut AnyConnection,
+    head: &str,
+    width: usize,
+    rows: impl Iterator<Item = Vec<Arg>>,
+) -> Result<()> {
+    let per_statement = (MAX_PARAMS / width).max(1);
+    let mut batch: Vec<Arg> = Vec::with_capacity(per_statement * width);
+    let mut rows = rows.peekable();
+    while rows.peek().is_some() {
+        batch.clear();
+        let mut n = 0;
+        for row in rows.by_ref().take(per_statement) {
+            batch.extend(row);
+            n += 1;
+        }
+        let values: Vec<String> = (0..n)
+            .map(|r| {
+                let cells: Vec<String> =
+                    (1..=width).map(|c| format!("${}", r * width + c)).collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        let sql = format!("{head} VALUES {}", values.join(", "));
+        crate::db::bind_all(sqlx::query(&sql), &batch)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl Db {
+    /// Whether the network has no accounts yet.
+    pub async fn is_empty(&self) -> Result<bool> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM accounts")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(n == 0)
+    }
+
+    /// Inserts accounts in one transaction.
+    pub async fn seed_accounts(&self, rows: &[SeedAccount]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO accounts (id, username, username_lower, email, email_lower, password_hash, celebrity, \
+             created_at, followers_count, following_count, statuses_count, last_status_at)",
+            12,
+            rows.iter().map(|a| {
+                vec![
+                    Arg::I(a.id),
+                    Arg::S(a.username.clone()),
+                    Arg::S(a.username.to_ascii_lowercase()),
+                    Arg::S(a.email.clone()),
+                    Arg::S(a.email.to_lowercase()),
+                    Arg::S(a.password_hash.clone()),
+                    Arg::I(i64::from(a.celebrity)),
+                    Arg::I(a.created_at),
+                    Arg::I(a.followers_count),
+                    Arg::I(a.following_count),
+                    Arg::I(a.statuses_count),
+                    a.last_status_at.map_or(Arg::N, Arg::I),
+                ]
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts `(id, follower, followed)` follows in one transaction.
+    pub async fn seed_follows(&self, rows: &[(i64, i64, i64)]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO follows (id, account_id, target_id)",
+            3,
+            rows.iter()
+                .map(|(id, a, t)| vec![Arg::I(*id), Arg::I(*a), Arg::I(*t)]),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts public posts in one transaction.
+    pub async fn seed_statuses(&self, rows: &[SeedStatus]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO statuses (id, account_id, text, content, visibility, created_at)",
+            6,
+            rows.iter().map(|s| {
+                vec![
+                    Arg::I(s.id),
+                    Arg::I(s.account_id),
+                    Arg::S(s.text.clone()),
+                    Arg::S(s.content.clone()),
+                    Arg::S("public".into()),
+                    Arg::I(s.created_at),
+                ]
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts `(reader, post, author)` home-feed rows in one transaction.
+    pub async fn seed_home_feed(&self, rows: &[(i64, i64, i64)]) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO home_feed (account_id, status_id, author_id)",
+            3,
+            rows.iter()
+                .map(|(r, s, a)| vec![Arg::I(*r), Arg::I(*s), Arg::I(*a)]),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Inserts `(id, token_hash, account_id, scopes)` app-less tokens in one transaction.
+    pub async fn seed_tokens(
+        &self,
+        rows: &[(i64, String, i64, String)],
+        created_at: i64,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_rows(
+            &mut tx,
+            "INSERT INTO oauth_tokens (id, token_hash, account_id, scopes, created_at)",
+            5,
+            rows.iter().map(|(id, hash, account, scopes)| {
+                vec![
+                    Arg::I(*id),
+                    Arg::S(hash.clone()),
+                    Arg::I(*account),
+                    Arg::S(scopes.clone()),
+                    Arg::I(created_at),
+                ]
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Updates the planner's statistics after a bulk load.
+    pub async fn analyze(&self) -> Result<()> {
+        sqlx::query("ANALYZE").execute(&self.writer).await?;
+        Ok(())
+    }
+}
