@@ -200,22 +200,14 @@ impl Starling {
         Ok(blocked.is_empty() && !muted)
     }
 
-    pub(crate) async fn one_view(
-        &self,
-        viewer: Option<&AccountRecord>,
-        status: StatusRecord,
-    ) -> Result<StatusView> {
-        self.hydrate(viewer, vec![status])
+    /// `GET /api/v1/statuses/:id`.
+    pub async fn status(&self, viewer: Option<&AccountRecord>, id: i64) -> Result<StatusView> {
+        let status = self.db().status(id).await?;
+        self.present(viewer, vec![status], false)
             .await?
             .into_iter()
             .next()
             .ok_or(ServiceError::NotFound)
-    }
-
-    /// `GET /api/v1/statuses/:id`.
-    pub async fn status(&self, viewer: Option<&AccountRecord>, id: i64) -> Result<StatusView> {
-        let status = self.visible_status(viewer, id).await?;
-        self.one_view(viewer, status).await
     }
 
     /// `DELETE /api/v1/statuses/:id`: only the author; returns the post as it was.

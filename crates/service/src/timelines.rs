@@ -81,7 +81,7 @@ impl Starling {
         let hide_muted = !matches!(tl, Timeline::Account(..));
         let want = page.limit.max(0) as usize;
         let mut cursor = page;
-        let mut kept: Vec<StatusRecord> = Vec::new();
+        let mut kept: Vec<StatusView> = Vec::new();
         let (mut newest_raw, mut oldest_raw) = (None, None);
         for _ in 0..MAX_ROUNDS {
             let raw = self.fetch_raw(viewer, &tl, &cursor).await?;
@@ -91,7 +91,7 @@ impl Starling {
             };
             newest_raw.get_or_insert(raw[0].id);
             oldest_raw = Some(last);
-            kept.extend(self.visible(viewer, raw, hide_muted).await?);
+            kept.extend(self.present(viewer, raw, hide_muted).await?);
             // Only the backwards direction can be continued without skipping posts.
             if kept.len() >= want || !full || page.min_id.is_some() || page.since_id.is_some() {
                 break;
@@ -101,13 +101,13 @@ impl Starling {
         let truncated = kept.len() > want;
         kept.truncate(want);
         let next_max_id = if truncated {
-            kept.last().map(|s| s.id)
+            kept.last().map(|v| v.status.id)
         } else {
             oldest_raw
         };
-        let prev_min_id = kept.first().map(|s| s.id).or(newest_raw);
+        let prev_min_id = kept.first().map(|v| v.status.id).or(newest_raw);
         Ok(Paged {
-            items: self.hydrate(viewer, kept).await?,
+            items: kept,
             next_max_id,
             prev_min_id,
         })

@@ -1,10 +1,12 @@
 //! Read models handed to the front ends: posts and notifications with everything a
-//! client displays (author, mentions, tags, the viewer's own marks), loaded in batches.
+//! client displays (author, mentions, tags, the viewer's own marks), built from one
+//! [`Batch`] of facts per page.
 
+use crate::visibility::Batch;
 use crate::{Result, Starling};
-use starling_store::interactions::Mark;
+use starling_store::interactions::ViewerMarks;
 use starling_store::{AccountRecord, NotificationRecord, StatusRecord};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A post ready to display to one viewer.
 #[derive(Debug, Clone)]
@@ -40,92 +42,78 @@ pub struct NotificationView {
     pub status: Option<StatusView>,
 }
 
-impl Starling {
-    /// Builds views for already visibility-checked posts, in the same order.
-    pub(crate) async fn hydrate(
-        &self,
-        viewer: Option<&AccountRecord>,
-        statuses: Vec<StatusRecord>,
-    ) -> Result<Vec<StatusView>> {
-        if statuses.is_empty() {
-            return Ok(Vec::new());
-        }
-        let have: HashSet<i64> = statuses.iter().map(|s| s.id).collect();
-        let missing: Vec<i64> = statuses
+fn build(batch: &Batch, marks: &ViewerMarks, s: &StatusRecord) -> Option<StatusView> {
+    Some(StatusView {
+        account: batch.accounts.get(&s.account_id)?.clone(),
+        mentions: batch
+            .mentions
             .iter()
-            .filter_map(|s| s.reblog_of_id)
-            .filter(|id| !have.contains(id))
-            .collect();
-        let originals = self.db().statuses(&missing).await?;
-        let mut all: HashMap<i64, StatusRecord> = HashMap::new();
-        for s in statuses.iter().chain(originals.iter()) {
-            all.insert(s.id, s.clone());
-        }
-        let ids: Vec<i64> = all.keys().copied().collect();
-        let mentions = self.db().mentions_of(&ids).await?;
-        let tags = self.db().tags_of(&ids).await?;
-        let mut account_ids: Vec<i64> = all.values().map(|s| s.account_id).collect();
-        account_ids.extend(mentions.iter().map(|(_, a)| *a));
-        account_ids.sort_unstable();
-        account_ids.dedup();
-        let accounts: HashMap<i64, AccountRecord> = self
-            .db()
-            .accounts(&account_ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let (fav, boost, book, pin) = match viewer {
-            Some(v) => (
-                self.db().marked_among(Mark::Favourite, v.id, &ids).await?,
-                self.db().reblogged_among(v.id, &ids).await?,
-                self.db().marked_among(Mark::Bookmark, v.id, &ids).await?,
-                self.db().marked_among(Mark::Pin, v.id, &ids).await?,
-            ),
-            None => Default::default(),
-        };
-        let build = |s: &StatusRecord| -> Option<StatusView> {
-            Some(StatusView {
-                account: accounts.get(&s.account_id)?.clone(),
-                mentions: mentions
-                    .iter()
-                    .filter(|(sid, _)| *sid == s.id)
-                    .filter_map(|(_, a)| accounts.get(a).cloned())
-                    .collect(),
-                tags: tags
-                    .iter()
-                    .filter(|(sid, _)| *sid == s.id)
-                    .map(|(_, t)| t.clone())
-                    .collect(),
-                reblog: None,
-                favourited: fav.contains(&s.id),
-                reblogged: boost.contains(&s.id),
-                bookmarked: book.contains(&s.id),
-                pinned: pin.contains(&s.id),
-                status: s.clone(),
-            })
-        };
-        Ok(statuses
+            .filter(|(sid, _)| *sid == s.id)
+            .filter_map(|(_, a)| batch.accounts.get(a).cloned())
+            .collect(),
+        tags: batch
+            .tags
             .iter()
-            .filter_map(|s| {
-                let mut view = build(s)?;
-                if let Some(orig) = s.reblog_of_id {
-                    view.reblog = Some(Box::new(build(all.get(&orig)?)?));
-                }
-                Some(view)
-            })
-            .collect())
-    }
+            .filter(|(sid, _)| *sid == s.id)
+            .map(|(_, t)| t.clone())
+            .collect(),
+        reblog: None,
+        favourited: marks.favourited.contains(&s.id),
+        reblogged: marks.reblogged.contains(&s.id),
+        bookmarked: marks.bookmarked.contains(&s.id),
+        pinned: marks.pinned.contains(&s.id),
+        status: s.clone(),
+    })
+}
 
-    /// Filters by visibility, then builds views.
+impl Starling {
+    /// The posts of `statuses` that `viewer` may see, as views, in the same order. With
+    /// `hide_muted`, posts by (or reblogging) accounts the viewer muted are left out too.
     pub(crate) async fn present(
         &self,
         viewer: Option<&AccountRecord>,
         statuses: Vec<StatusRecord>,
         hide_muted: bool,
     ) -> Result<Vec<StatusView>> {
-        let visible = self.visible(viewer, statuses, hide_muted).await?;
-        self.hydrate(viewer, visible).await
+        if statuses.is_empty() {
+            return Ok(Vec::new());
+        }
+        let batch = self.batch(viewer, &statuses).await?;
+        let visible: Vec<&StatusRecord> = statuses
+            .iter()
+            .filter(|s| batch.sees(s, hide_muted))
+            .collect();
+        let marks = match viewer {
+            Some(v) => {
+                let mut ids: Vec<i64> = visible.iter().map(|s| s.id).collect();
+                ids.extend(visible.iter().filter_map(|s| s.reblog_of_id));
+                self.db().viewer_marks(v.id, &ids).await?
+            }
+            None => ViewerMarks::default(),
+        };
+        Ok(visible
+            .into_iter()
+            .filter_map(|s| {
+                let mut view = build(&batch, &marks, s)?;
+                if let Some(orig) = s.reblog_of_id {
+                    view.reblog = Some(Box::new(build(&batch, &marks, batch.posts.get(&orig)?)?));
+                }
+                Some(view)
+            })
+            .collect())
+    }
+
+    /// One post the caller already checked, as a view.
+    pub(crate) async fn one_view(
+        &self,
+        viewer: Option<&AccountRecord>,
+        status: StatusRecord,
+    ) -> Result<StatusView> {
+        self.present(viewer, vec![status], false)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(crate::ServiceError::NotFound)
     }
 
     /// Builds notification views for `me`, dropping those whose post is no longer visible.

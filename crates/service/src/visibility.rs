@@ -1,92 +1,114 @@
-//! Applies the domain's one visibility rule to batches of posts, loading the facts it
-//! needs (follows, mentions, blocks, deactivations) in a few set queries per batch.
+//! Applies the domain's one visibility rule to batches of posts. The facts it needs
+//! (reblogged originals, authors, mentions, the viewer's follows, blocks and mutes) are
+//! loaded once per batch into a [`Batch`], which then also feeds the views.
 
-use crate::{Result, Starling};
+use crate::{Result, ServiceError, Starling};
 use starling_domain::visibility::{PostFacts, ViewerFacts, Visibility, may_see};
+use starling_store::social::ViewerRelations;
 use starling_store::{AccountRecord, StatusRecord};
 use std::collections::{HashMap, HashSet};
 
+/// Everything known about a batch of posts and one viewer.
+pub(crate) struct Batch {
+    /// The posts and the originals they reblog, by id.
+    pub(crate) posts: HashMap<i64, StatusRecord>,
+    /// Authors and mentioned accounts, by id.
+    pub(crate) accounts: HashMap<i64, AccountRecord>,
+    /// `(post, mentioned account)` pairs.
+    pub(crate) mentions: Vec<(i64, i64)>,
+    /// `(post, tag)` pairs.
+    pub(crate) tags: Vec<(i64, String)>,
+    viewer_id: Option<i64>,
+    relations: ViewerRelations,
+}
+
+impl Batch {
+    /// Whether the viewer may see this one post (not its reblogged original).
+    fn sees_one(&self, s: &StatusRecord, hide_muted: bool) -> bool {
+        let post = PostFacts {
+            author_id: s.account_id,
+            // An unreadable stored value is treated as the most restrictive audience.
+            visibility: Visibility::parse(&s.visibility).unwrap_or(Visibility::Direct),
+            author_deactivated: self
+                .accounts
+                .get(&s.account_id)
+                .is_none_or(|a| a.deactivated_at.is_some()),
+        };
+        let viewer = ViewerFacts {
+            viewer_id: self.viewer_id,
+            follows_author: self.relations.followed.contains(&s.account_id),
+            mentioned: self
+                .viewer_id
+                .is_some_and(|v| self.mentions.contains(&(s.id, v))),
+            blocked: self.relations.blocked.contains(&s.account_id),
+        };
+        may_see(&post, &viewer) && !(hide_muted && self.relations.muted.contains(&s.account_id))
+    }
+
+    /// Whether the viewer may see a post; a reblog needs its original to be visible too.
+    pub(crate) fn sees(&self, s: &StatusRecord, hide_muted: bool) -> bool {
+        self.sees_one(s, hide_muted)
+            && s.reblog_of_id.is_none_or(|o| {
+                self.posts
+                    .get(&o)
+                    .is_some_and(|orig| self.sees_one(orig, hide_muted))
+            })
+    }
+}
+
 impl Starling {
-    /// The posts of `statuses` that `viewer` may see, in the same order. A reblog is
-    /// visible only when both the wrapper and the original are; with `hide_muted`, posts
-    /// by (or reblogging) accounts the viewer muted are left out too.
-    pub(crate) async fn visible(
+    /// Loads the facts about `statuses` for `viewer` in a handful of set queries.
+    pub(crate) async fn batch(
         &self,
         viewer: Option<&AccountRecord>,
-        statuses: Vec<StatusRecord>,
-        hide_muted: bool,
-    ) -> Result<Vec<StatusRecord>> {
-        if statuses.is_empty() {
-            return Ok(statuses);
-        }
-        let have: HashSet<i64> = statuses.iter().map(|s| s.id).collect();
+        statuses: &[StatusRecord],
+    ) -> Result<Batch> {
+        let mut posts: HashMap<i64, StatusRecord> =
+            statuses.iter().map(|s| (s.id, s.clone())).collect();
         let missing: Vec<i64> = statuses
             .iter()
             .filter_map(|s| s.reblog_of_id)
-            .filter(|id| !have.contains(id))
+            .filter(|id| !posts.contains_key(id))
             .collect();
-        let originals = self.db().statuses(&missing).await?;
-        let by_id: HashMap<i64, StatusRecord> = statuses
-            .iter()
-            .chain(originals.iter())
-            .map(|s| (s.id, s.clone()))
-            .collect();
-        let mut authors: Vec<i64> = by_id.values().map(|s| s.account_id).collect();
-        authors.sort_unstable();
-        authors.dedup();
-        let deactivated: HashSet<i64> = self
+        for s in self.db().statuses(&missing).await? {
+            posts.insert(s.id, s);
+        }
+        let ids: Vec<i64> = posts.keys().copied().collect();
+        let mentions = self.db().mentions_of(&ids).await?;
+        let tags = self.db().tags_of(&ids).await?;
+        let mut account_ids: Vec<i64> = posts.values().map(|s| s.account_id).collect();
+        account_ids.extend(mentions.iter().map(|(_, a)| *a));
+        account_ids.sort_unstable();
+        account_ids.dedup();
+        let accounts: HashMap<i64, AccountRecord> = self
             .db()
-            .accounts(&authors)
+            .accounts(&account_ids)
             .await?
             .into_iter()
-            .filter(|a| a.deactivated_at.is_some())
-            .map(|a| a.id)
+            .map(|a| (a.id, a))
             .collect();
-        let (followed, blocked, mentioned, muted) = match viewer {
+        let relations = match viewer {
             Some(v) => {
-                let restricted: Vec<i64> = by_id
+                let mut authors: Vec<i64> = posts
                     .values()
-                    .filter(|s| matches!(s.visibility.as_str(), "private" | "direct"))
-                    .map(|s| s.id)
+                    .map(|s| s.account_id)
+                    .filter(|a| *a != v.id)
+                    .collect::<HashSet<_>>()
+                    .into_iter()
                     .collect();
-                let others: Vec<i64> = authors.iter().copied().filter(|a| *a != v.id).collect();
-                (
-                    self.db().followed_among(v.id, &others).await?,
-                    self.db().blocked_among(v.id, &others).await?,
-                    self.db().mentioning_among(v.id, &restricted).await?,
-                    if hide_muted {
-                        self.db().muted_among(v.id, &others).await?
-                    } else {
-                        HashSet::new()
-                    },
-                )
+                authors.sort_unstable();
+                self.db().viewer_relations(v.id, &authors).await?
             }
-            None => Default::default(),
+            None => ViewerRelations::default(),
         };
-        let viewer_id = viewer.map(|v| v.id);
-        let sees = |s: &StatusRecord| {
-            let post = PostFacts {
-                author_id: s.account_id,
-                // An unreadable stored value is treated as the most restrictive audience.
-                visibility: Visibility::parse(&s.visibility).unwrap_or(Visibility::Direct),
-                author_deactivated: deactivated.contains(&s.account_id),
-            };
-            let facts = ViewerFacts {
-                viewer_id,
-                follows_author: followed.contains(&s.account_id),
-                mentioned: mentioned.contains(&s.id),
-                blocked: blocked.contains(&s.account_id),
-            };
-            may_see(&post, &facts) && !muted.contains(&s.account_id)
-        };
-        Ok(statuses
-            .into_iter()
-            .filter(|s| {
-                sees(s)
-                    && s.reblog_of_id
-                        .is_none_or(|o| by_id.get(&o).is_some_and(&sees))
-            })
-            .collect())
+        Ok(Batch {
+            posts,
+            accounts,
+            mentions,
+            tags,
+            viewer_id: viewer.map(|v| v.id),
+            relations,
+        })
     }
 
     /// One post if `viewer` may see it; 404 otherwise, never revealing that it exists.
@@ -96,10 +118,11 @@ impl Starling {
         id: i64,
     ) -> Result<StatusRecord> {
         let status = self.db().status(id).await?;
-        self.visible(viewer, vec![status], false)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(crate::ServiceError::NotFound)
+        let batch = self.batch(viewer, std::slice::from_ref(&status)).await?;
+        if batch.sees(&status, false) {
+            Ok(status)
+        } else {
+            Err(ServiceError::NotFound)
+        }
     }
 }

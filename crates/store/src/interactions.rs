@@ -106,56 +106,6 @@ impl Db {
         Ok(n)
     }
 
-    /// Among `status_ids`, those `account_id` has marked.
-    pub async fn marked_among(
-        &self,
-        mark: Mark,
-        account_id: i64,
-        status_ids: &[i64],
-    ) -> Result<HashSet<i64>> {
-        if status_ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let sql = format!(
-            "SELECT status_id FROM {} WHERE account_id = $1 AND status_id IN ({})",
-            mark.table(),
-            placeholders(2, status_ids.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(account_id);
-        for id in status_ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.reader)
-            .await?
-            .into_iter()
-            .map(|(v,)| v)
-            .collect())
-    }
-
-    /// Among `status_ids`, those `account_id` has reblogged.
-    pub async fn reblogged_among(
-        &self,
-        account_id: i64,
-        status_ids: &[i64],
-    ) -> Result<HashSet<i64>> {
-        if status_ids.is_empty() {
-            return Ok(HashSet::new());
-        }
-        let sql = format!(
-            "SELECT reblog_of_id FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({})",
-            placeholders(2, status_ids.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(account_id);
-        for id in status_ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.reader)
-            .await?
-            .into_iter()
-            .map(|(v,)| v)
-            .collect())
-    }
-
     /// A page of the posts `account_id` has favourited or bookmarked, newest mark first.
     pub async fn marked_statuses(
         &self,
@@ -222,5 +172,48 @@ impl Db {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(page.finish(items))
+    }
+}
+
+/// The viewer's own marks on a set of posts, loaded in one round trip.
+#[derive(Debug, Clone, Default)]
+pub struct ViewerMarks {
+    /// Posts the viewer favourited.
+    pub favourited: HashSet<i64>,
+    /// Posts the viewer reblogged.
+    pub reblogged: HashSet<i64>,
+    /// Posts the viewer bookmarked.
+    pub bookmarked: HashSet<i64>,
+    /// Posts the viewer pinned.
+    pub pinned: HashSet<i64>,
+}
+
+impl Db {
+    /// Favourites, reblogs, bookmarks and pins of `viewer` among `status_ids`, in one query.
+    pub async fn viewer_marks(&self, viewer: i64, status_ids: &[i64]) -> Result<ViewerMarks> {
+        let mut marks = ViewerMarks::default();
+        if status_ids.is_empty() {
+            return Ok(marks);
+        }
+        let list = placeholders(2, status_ids.len());
+        let sql = format!(
+            "SELECT status_id, 'f' FROM favourites WHERE account_id = $1 AND status_id IN ({list}) \
+             UNION ALL SELECT reblog_of_id, 'r' FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({list}) \
+             UNION ALL SELECT status_id, 'b' FROM bookmarks WHERE account_id = $1 AND status_id IN ({list}) \
+             UNION ALL SELECT status_id, 'p' FROM pins WHERE account_id = $1 AND status_id IN ({list})"
+        );
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(viewer);
+        for id in status_ids {
+            q = q.bind(*id);
+        }
+        for (id, kind) in q.fetch_all(&self.reader).await? {
+            match kind.as_str() {
+                "f" => marks.favourited.insert(id),
+                "r" => marks.reblogged.insert(id),
+                "b" => marks.bookmarked.insert(id),
+                _ => marks.pinned.insert(id),
+            };
+        }
+        Ok(marks)
     }
 }

@@ -242,16 +242,6 @@ impl Db {
         Ok(out)
     }
 
-    /// Among `authors`, those `viewer` follows.
-    pub async fn followed_among(&self, viewer: i64, authors: &[i64]) -> Result<HashSet<i64>> {
-        self.id_set(
-            "SELECT target_id FROM follows WHERE account_id = $1 AND target_id IN",
-            viewer,
-            authors,
-        )
-        .await
-    }
-
     /// Among `others`, those that block `viewer` or that `viewer` blocks.
     pub async fn blocked_among(&self, viewer: i64, others: &[i64]) -> Result<HashSet<i64>> {
         let mut set = self
@@ -270,26 +260,6 @@ impl Db {
             .await?,
         );
         Ok(set)
-    }
-
-    /// Among `others`, those `viewer` mutes.
-    pub async fn muted_among(&self, viewer: i64, others: &[i64]) -> Result<HashSet<i64>> {
-        self.id_set(
-            "SELECT target_id FROM mutes WHERE account_id = $1 AND target_id IN",
-            viewer,
-            others,
-        )
-        .await
-    }
-
-    /// Among `status_ids`, those that mention `viewer`.
-    pub async fn mentioning_among(&self, viewer: i64, status_ids: &[i64]) -> Result<HashSet<i64>> {
-        self.id_set(
-            "SELECT status_id FROM status_mentions WHERE account_id = $1 AND status_id IN",
-            viewer,
-            status_ids,
-        )
-        .await
     }
 
     async fn id_set(&self, prefix: &str, subject: i64, ids: &[i64]) -> Result<HashSet<i64>> {
@@ -396,5 +366,45 @@ impl Db {
                 .fetch_all(&self.reader)
                 .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+}
+
+/// How a viewer relates to a set of accounts, loaded in one round trip.
+#[derive(Debug, Clone, Default)]
+pub struct ViewerRelations {
+    /// Accounts the viewer follows.
+    pub followed: HashSet<i64>,
+    /// Accounts that block the viewer or that the viewer blocks.
+    pub blocked: HashSet<i64>,
+    /// Accounts the viewer mutes.
+    pub muted: HashSet<i64>,
+}
+
+impl Db {
+    /// Follows, blocks (both ways) and mutes between `viewer` and `others`, in one query.
+    pub async fn viewer_relations(&self, viewer: i64, others: &[i64]) -> Result<ViewerRelations> {
+        let mut rel = ViewerRelations::default();
+        if others.is_empty() {
+            return Ok(rel);
+        }
+        let list = placeholders(2, others.len());
+        let sql = format!(
+            "SELECT target_id, 'f' FROM follows WHERE account_id = $1 AND target_id IN ({list}) \
+             UNION ALL SELECT target_id, 'b' FROM blocks WHERE account_id = $1 AND target_id IN ({list}) \
+             UNION ALL SELECT account_id, 'b' FROM blocks WHERE target_id = $1 AND account_id IN ({list}) \
+             UNION ALL SELECT target_id, 'm' FROM mutes WHERE account_id = $1 AND target_id IN ({list})"
+        );
+        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(viewer);
+        for id in others {
+            q = q.bind(*id);
+        }
+        for (id, kind) in q.fetch_all(&self.reader).await? {
+            match kind.as_str() {
+                "f" => rel.followed.insert(id),
+                "b" => rel.blocked.insert(id),
+                _ => rel.muted.insert(id),
+            };
+        }
+        Ok(rel)
     }
 }

@@ -47,8 +47,8 @@ impl Db {
             .paged(sql, "f.status_id", vec![Arg::I(account_id)], page)
             .await?;
         let celebrities: Vec<(i64,)> = sqlx::query_as(
-            "SELECT f.target_id FROM follows f JOIN accounts a ON a.id = f.target_id \
-             WHERE f.account_id = $1 AND a.celebrity = 1",
+            "SELECT target_id FROM follows WHERE account_id = $1 \
+             AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1)",
         )
         .bind(account_id)
         .fetch_all(&self.reader)
