@@ -10,6 +10,9 @@ use starling_domain::scope::Scopes;
 use starling_domain::visibility::Visibility;
 use starling_store::{AccountRecord, NewAccount, ProfileUpdate, StoreError};
 
+/// How long instance statistics are reused before being counted again.
+const STATS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
 fn invalid(e: AccountError) -> ServiceError {
     ServiceError::Validation(e.to_string())
 }
@@ -209,10 +212,23 @@ impl Starling {
             .await?)
     }
 
-    /// Number of accounts and posts, for the instance description.
+    /// Number of active accounts and of posts, for the instance description. Counting
+    /// scans whole tables, and clients fetch the instance often, so the figures are
+    /// recounted at most once a minute.
     pub async fn stats(&self) -> Result<(i64, i64)> {
+        let fresh = |t: &std::time::Instant| t.elapsed() < STATS_TTL;
+        if let Ok(cache) = self.stats_cache().lock()
+            && let Some((at, stats)) = *cache
+            && fresh(&at)
+        {
+            return Ok(stats);
+        }
         let (_, active) = self.db().account_counts().await?;
-        Ok((active, self.db().status_count().await?))
+        let stats = (active, self.db().status_count().await?);
+        if let Ok(mut cache) = self.stats_cache().lock() {
+            *cache = Some((std::time::Instant::now(), stats));
+        }
+        Ok(stats)
     }
 
     /// Parses a scope list (for the admin command's `--scopes`).

@@ -41,6 +41,8 @@ struct Inner {
     settings: Settings,
     ids: IdGenerator,
     sign_in_throttle: throttle::SignInThrottle,
+    /// Network statistics with the time they were counted (see [`Starling::stats`]).
+    stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
 }
 
 impl Starling {
@@ -60,6 +62,7 @@ impl Starling {
                 ),
                 settings,
                 ids: IdGenerator::new(),
+                stats: std::sync::Mutex::new(None),
             }),
         }
     }
@@ -75,6 +78,10 @@ impl Starling {
 
     pub(crate) fn sign_in_throttle(&self) -> &throttle::SignInThrottle {
         &self.inner.sign_in_throttle
+    }
+
+    pub(crate) fn stats_cache(&self) -> &std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>> {
+        &self.inner.stats
     }
 
     pub(crate) fn next_id(&self) -> i64 {

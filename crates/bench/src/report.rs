@@ -1,0 +1,352 @@
+//! The results: figures computed from the workloads' recorders, the Markdown table printed
+//! on stdout (pasted into README.md as is) and the same figures as JSON.
+//!
+//! Throughput is also given as a ratio to the `instance` workload's, the HTTP ceiling of
+//! the same server on the same machine, because absolute figures from different machines
+//! cannot be compared but ratios roughly can.
+
+use crate::cli::SeedParams;
+use crate::server::Memory;
+use crate::workload::Line;
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// Latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencyMs {
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Highest.
+    pub max: f64,
+}
+
+impl LatencyMs {
+    /// The percentiles of a histogram of microseconds; `None` when it is empty.
+    pub fn from_histogram(histogram: &Histogram<u64>) -> Option<Self> {
+        if histogram.is_empty() {
+            return None;
+        }
+        let ms = |micros: u64| micros as f64 / 1000.0;
+        Some(Self {
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            max: ms(histogram.max()),
+        })
+    }
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    /// Workload (or sub-measurement) name.
+    pub workload: String,
+    /// Requests sent (posts tracked, for delivery).
+    pub requests: u64,
+    /// Failed requests (undelivered posts, for delivery).
+    pub errors: u64,
+    /// Requests per second, where a rate means something.
+    pub throughput: Option<f64>,
+    /// Latency (delivery delay, for delivery) percentiles.
+    pub latency_ms: Option<LatencyMs>,
+    /// Throughput divided by the `instance` workload's.
+    pub vs_instance: Option<f64>,
+}
+
+impl Row {
+    /// The share of requests that failed, 0 when there were none.
+    pub fn error_rate(&self) -> f64 {
+        if self.requests == 0 {
+            0.0
+        } else {
+            self.errors as f64 / self.requests as f64
+        }
+    }
+}
+
+/// Turns the workloads' lines into rows, with ratios to the `instance` line if it ran.
+pub fn rows(lines: &[Line]) -> Vec<Row> {
+    let throughput = |line: &Line| {
+        line.elapsed
+            .filter(|e| !e.is_zero())
+            .map(|e| line.recorder.requests as f64 / e.as_secs_f64())
+    };
+    let ceiling = lines
+        .iter()
+        .find(|l| l.label == "instance")
+        .and_then(throughput)
+        .filter(|t| *t > 0.0);
+    lines
+        .iter()
+        .map(|line| {
+            let throughput = throughput(line);
+            Row {
+                workload: line.label.clone(),
+                requests: line.recorder.requests,
+                errors: line.recorder.errors,
+                throughput,
+                latency_ms: LatencyMs::from_histogram(&line.recorder.histogram),
+                vs_instance: match (line.vs_ceiling, throughput, ceiling) {
+                    (true, Some(t), Some(c)) => Some(t / c),
+                    _ => None,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Network size as `GET /api/v1/instance` reported it before the run.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Network {
+    /// `stats.user_count`.
+    pub accounts: u64,
+    /// `stats.status_count`.
+    pub posts: u64,
+}
+
+/// The machine the run happened on.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Machine {
+    /// Cores available to this process.
+    pub cores: usize,
+    /// Total memory, in KiB, from `/proc/meminfo`.
+    pub memory_kib: Option<u64>,
+}
+
+impl Machine {
+    /// Describes this machine.
+    pub fn this() -> Self {
+        Self {
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_kib: std::fs::read_to_string("/proc/meminfo")
+                .ok()
+                .and_then(|text| mem_total_kib(&text)),
+        }
+    }
+}
+
+/// `MemTotal` from the text of `/proc/meminfo`, in KiB.
+pub fn mem_total_kib(meminfo: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// Everything a run measured, and how it was run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// One row per workload and sub-measurement.
+    pub rows: Vec<Row>,
+    /// The server's memory at the end, when this process started it.
+    pub server_memory: Option<Memory>,
+    /// The network's size before the run.
+    pub network: Option<Network>,
+    /// The network this run seeded, if it did.
+    pub seeded: Option<SeedParams>,
+    /// Seconds each workload ran.
+    pub duration_secs: f64,
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Seed of the random choices (`--rng-seed` repeats them).
+    pub rng_seed: u64,
+    /// The command line, quoted for a POSIX shell.
+    pub command: String,
+    /// The machine.
+    pub machine: Machine,
+}
+
+/// Formats a number of milliseconds with 2 decimals.
+fn ms(value: f64) -> String {
+    format!("{value:.2}")
+}
+
+/// KiB as MiB with one decimal.
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// The report as Markdown: the table, then the server's memory, the command and the
+/// machine, each a paragraph.
+pub fn markdown(report: &Report) -> String {
+    const DASH: &str = "—";
+    let mut out = String::new();
+    out.push_str(
+        "| workload | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | vs instance |\n",
+    );
+    out.push_str("|:--|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    for row in &report.rows {
+        let (p50, p90, p99, max) = match row.latency_ms {
+            Some(l) => (ms(l.p50), ms(l.p90), ms(l.p99), ms(l.max)),
+            None => (DASH.into(), DASH.into(), DASH.into(), DASH.into()),
+        };
+        let throughput = row.throughput.map_or(DASH.into(), |t| format!("{t:.1}"));
+        let ratio = row.vs_instance.map_or(DASH.into(), |r| format!("{r:.2}"));
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {throughput} | {p50} | {p90} | {p99} | {max} | {ratio} |",
+            row.workload, row.requests, row.errors
+        );
+    }
+    out.push('\n');
+    match report.server_memory {
+        Some(Memory {
+            peak_rss_kib: Some(peak),
+            rss_kib,
+        }) => {
+            let _ = write!(out, "Server peak RSS (VmHWM): {}", mib(peak));
+            if let Some(now) = rss_kib {
+                let _ = write!(out, "; RSS at the end: {}", mib(now));
+            }
+            out.push_str(".\n\n");
+        }
+        _ => out.push_str("Server memory: not measured (server not started by this run).\n\n"),
+    }
+    if let Some(network) = report.network {
+        let _ = write!(
+            out,
+            "Network: {} accounts, {} posts before the run",
+            network.accounts, network.posts
+        );
+    } else {
+        out.push_str("Network: size unknown");
+    }
+    let _ = writeln!(
+        out,
+        "; {} s per workload, {} connections, `--rng-seed {}`.\n",
+        report.duration_secs, report.connections, report.rng_seed
+    );
+    let _ = writeln!(out, "Command: `{}`\n", report.command);
+    let memory = report
+        .machine
+        .memory_kib
+        .map_or("unknown memory".to_owned(), |kib| {
+            format!("{:.1} GiB memory", kib as f64 / (1024.0 * 1024.0))
+        });
+    let _ = writeln!(out, "Machine: {} cores, {memory}.", report.machine.cores);
+    out
+}
+
+/// Joins arguments into a command line a POSIX shell would split back the same way.
+pub fn shell_join<S: AsRef<str>>(args: &[S]) -> String {
+    args.iter()
+        .map(|arg| {
+            let arg = arg.as_ref();
+            let plain = !arg.is_empty()
+                && arg
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@+%".contains(&b));
+            if plain {
+                arg.to_owned()
+            } else {
+                format!("'{}'", arg.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::Recorder;
+    use std::time::Duration;
+
+    fn line(label: &str, micros: &[u64], secs: Option<u64>, vs_ceiling: bool) -> Line {
+        let mut recorder = Recorder::new().unwrap();
+        for m in micros {
+            recorder.record(Duration::from_micros(*m), &Ok::<(), String>(()));
+        }
+        Line {
+            label: label.to_owned(),
+            elapsed: secs.map(Duration::from_secs),
+            vs_ceiling,
+            recorder,
+        }
+    }
+
+    #[test]
+    fn percentiles_come_out_in_milliseconds() {
+        let micros: Vec<u64> = (1..=1000).map(|i| i * 10).collect();
+        let latency =
+            LatencyMs::from_histogram(&line("x", &micros, None, false).recorder.histogram).unwrap();
+        // hdrhistogram with 3 significant digits is within 0.1%.
+        assert!((latency.p50 - 5.0).abs() < 0.01, "{latency:?}");
+        assert!((latency.p90 - 9.0).abs() < 0.01, "{latency:?}");
+        assert!((latency.p99 - 9.9).abs() < 0.01, "{latency:?}");
+        assert!((latency.max - 10.0).abs() < 0.01, "{latency:?}");
+        assert_eq!(
+            LatencyMs::from_histogram(&Recorder::new().unwrap().histogram),
+            None
+        );
+    }
+
+    #[test]
+    fn table_has_ratios_and_dashes() {
+        let lines = [
+            line("instance", &[1000; 100], Some(1), true),
+            line("home", &[2000; 50], Some(1), true),
+            line("celebrity: delivery", &[1_500; 3], None, false),
+        ];
+        let report = Report {
+            rows: rows(&lines),
+            server_memory: Some(Memory {
+                peak_rss_kib: Some(204_800),
+                rss_kib: Some(102_400),
+            }),
+            network: Some(Network {
+                accounts: 10_001,
+                posts: 15_000,
+            }),
+            seeded: None,
+            duration_secs: 1.0,
+            connections: 16,
+            rng_seed: 42,
+            command: shell_join(&["starling-bench", "--smoke"]),
+            machine: Machine {
+                cores: 8,
+                memory_kib: Some(16 * 1024 * 1024),
+            },
+        };
+        let text = markdown(&report);
+        let expected = "\
+| workload | requests | errors | req/s | p50 ms | p90 ms | p99 ms | max ms | vs instance |
+|:--|--:|--:|--:|--:|--:|--:|--:|--:|
+| instance | 100 | 0 | 100.0 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |
+| home | 50 | 0 | 50.0 | 2.00 | 2.00 | 2.00 | 2.00 | 0.50 |
+| celebrity: delivery | 3 | 0 | — | 1.50 | 1.50 | 1.50 | 1.50 | — |
+
+Server peak RSS (VmHWM): 200.0 MiB; RSS at the end: 100.0 MiB.
+
+Network: 10001 accounts, 15000 posts before the run; 1 s per workload, 16 connections, `--rng-seed 42`.
+
+Command: `starling-bench --smoke`
+
+Machine: 8 cores, 16.0 GiB memory.
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn shell_join_quotes_only_when_needed() {
+        assert_eq!(
+            shell_join(&["a", "--x=1,2", "it's", "", "two words"]),
+            r"a --x=1,2 'it'\''s' '' 'two words'"
+        );
+    }
+
+    #[test]
+    fn reads_mem_total() {
+        assert_eq!(
+            mem_total_kib("MemTotal:       16303412 kB\nMemFree: 1 kB\n"),
+            Some(16_303_412)
+        );
+        assert_eq!(mem_total_kib(""), None);
+    }
+}
