@@ -80,7 +80,9 @@ impl Starling {
         &self.inner.sign_in_throttle
     }
 
-    pub(crate) fn stats_cache(&self) -> &std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>> {
+    pub(crate) fn stats_cache(
+        &self,
+    ) -> &std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>> {
         &self.inner.stats
     }
 

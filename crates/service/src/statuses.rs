@@ -177,14 +177,32 @@ impl Starling {
                 app_id: principal.app_id,
                 created_at: now,
                 mentions: mentioned,
-                tags: composed.tags,
+                tags: composed.tags.clone(),
                 fan_out_to_followers: visibility != Visibility::Direct && !me.celebrity,
                 feed_recipients,
                 notifications,
                 idempotency_key: req.idempotency_key,
             })
             .await?;
-        self.one_view(Some(me), status).await
+        if status.id != id {
+            // An idempotent retry: the earlier post, as it is now.
+            return self.one_view(Some(me), status).await;
+        }
+        // A new post: everything to show is already at hand.
+        let mut account = me.clone();
+        account.statuses_count += 1;
+        account.last_status_at = Some(now);
+        Ok(StatusView {
+            status,
+            account,
+            mentions: composed.mentions,
+            tags: composed.tags,
+            reblog: None,
+            favourited: false,
+            reblogged: false,
+            bookmarked: false,
+            pinned: false,
+        })
     }
 
     /// Whether `recipient` should be notified of something `actor` did (not blocked, not muted).

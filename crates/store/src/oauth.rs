@@ -1,6 +1,8 @@
 //! OAuth applications, access tokens and authorization codes (secrets stored hashed).
 
-use crate::records::{AccountRecord, AppRecord, CodeRecord, NewToken, TokenRecord};
+use crate::records::{
+    ACCOUNT_COLUMNS, AccountRecord, AppRecord, CodeRecord, NewToken, TokenRecord,
+};
 use crate::{Db, Result, StoreError};
 use sqlx::Row;
 
@@ -76,22 +78,30 @@ impl Db {
         &self,
         token_hash: &str,
     ) -> Result<(TokenRecord, Option<AccountRecord>)> {
-        let row = sqlx::query(
-            "SELECT id, app_id, account_id, scopes, created_at FROM oauth_tokens WHERE token_hash = $1",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        // One round trip on the hottest path: every authenticated request comes here.
+        let cols = ACCOUNT_COLUMNS
+            .split(", ")
+            .map(|c| format!("a.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT t.id AS token_id, t.app_id, t.account_id AS token_account, t.scopes, t.created_at AS token_created, {cols} \
+             FROM oauth_tokens t LEFT JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
+        );
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let token = TokenRecord {
-            id: row.try_get("id")?,
+            id: row.try_get("token_id")?,
             app_id: row.try_get("app_id")?,
-            account_id: row.try_get("account_id")?,
+            account_id: row.try_get("token_account")?,
             scopes: row.try_get("scopes")?,
-            created_at: row.try_get("created_at")?,
+            created_at: row.try_get("token_created")?,
         };
         let account = match token.account_id {
-            Some(id) => Some(self.account(id).await?),
+            Some(_) => Some(AccountRecord::from_row(&row)?),
             None => None,
         };
         Ok((token, account))

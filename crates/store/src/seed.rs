@@ -2,7 +2,7 @@
 //! statement and per transaction, bypassing the per-row use cases.
 
 use crate::db::Arg;
-use crate::{Db, Result};
+use crate::{Backend, Db, Result};
 use sqlx::AnyConnection;
 
 /// Most bind parameters per statement: below SQLite's default limit (32766) and
@@ -36,6 +36,7 @@ pub struct SeedStatus {
 
 async fn insert_rows(
     conn: &mut AnyConnection,
+    backend: Backend,
     head: &str,
     width: usize,
     rows: impl Iterator<Item = Vec<Arg>>,
@@ -52,8 +53,14 @@ async fn insert_rows(
         }
         let values: Vec<String> = (0..n)
             .map(|r| {
-                let cells: Vec<String> =
-                    (1..=width).map(|c| format!("${}", r * width + c)).collect();
+                // SQLite finds a named parameter (`$7`) by a linear scan, which makes
+                // binding tens of thousands of them quadratic; `?` binds by position.
+                let cells: Vec<String> = (1..=width)
+                    .map(|c| match backend {
+                        Backend::Sqlite => "?".to_owned(),
+                        Backend::Postgres => format!("${}", r * width + c),
+                    })
+                    .collect();
                 format!("({})", cells.join(", "))
             })
             .collect();
@@ -79,6 +86,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO accounts (id, username, username_lower, email, email_lower, password_hash, celebrity, \
              created_at, followers_count, following_count, statuses_count, last_status_at)",
             12,
@@ -109,6 +117,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO follows (id, account_id, target_id)",
             3,
             rows.iter()
@@ -124,6 +133,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO statuses (id, account_id, text, content, visibility, created_at)",
             6,
             rows.iter().map(|s| {
@@ -147,6 +157,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO home_feed (account_id, status_id, author_id)",
             3,
             rows.iter()
@@ -166,6 +177,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         insert_rows(
             &mut tx,
+            self.backend(),
             "INSERT INTO oauth_tokens (id, token_hash, account_id, scopes, created_at)",
             5,
             rows.iter().map(|(id, hash, account, scopes)| {

@@ -59,6 +59,7 @@ async fn insert_feed_rows(
     Ok(())
 }
 
+/// Replaces a post's mentions and tags (after an edit).
 async fn replace_mentions_and_tags(
     conn: &mut AnyConnection,
     status_id: i64,
@@ -73,6 +74,16 @@ async fn replace_mentions_and_tags(
         .bind(status_id)
         .execute(&mut *conn)
         .await?;
+    insert_mentions_and_tags(conn, status_id, mentions, tags).await
+}
+
+/// Stores a post's mentions and tags.
+async fn insert_mentions_and_tags(
+    conn: &mut AnyConnection,
+    status_id: i64,
+    mentions: &[i64],
+    tags: &[String],
+) -> Result<()> {
     for m in mentions {
         sqlx::query(
             "INSERT INTO status_mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -140,7 +151,7 @@ impl Db {
         .bind(s.created_at)
         .execute(&mut *tx)
         .await?;
-        replace_mentions_and_tags(&mut tx, s.id, &s.mentions, &s.tags).await?;
+        insert_mentions_and_tags(&mut tx, s.id, &s.mentions, &s.tags).await?;
         sqlx::query(
             "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $1 WHERE id = $2",
         )
@@ -168,7 +179,26 @@ impl Db {
         }
         insert_notifications(&mut tx, &s.notifications).await?;
         tx.commit().await?;
-        self.status(s.id).await
+        // The row is exactly what was inserted: no need to read it back.
+        Ok(StatusRecord {
+            id: s.id,
+            account_id: s.account_id,
+            text: s.text,
+            content: s.content,
+            spoiler_text: s.spoiler_text,
+            sensitive: s.sensitive,
+            visibility: s.visibility,
+            language: s.language,
+            in_reply_to_id: s.in_reply_to_id,
+            in_reply_to_account_id: s.in_reply_to_account_id,
+            reblog_of_id: None,
+            app_id: s.app_id,
+            created_at: s.created_at,
+            edited_at: None,
+            replies_count: 0,
+            reblogs_count: 0,
+            favourites_count: 0,
+        })
     }
 
     /// The reblog wrapper `account_id` made of `original_id`, if any.
