@@ -45,9 +45,24 @@ pub async fn run(
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .service(service);
+    // Background work (the fan-out worker) stops with the server, after the last request.
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.run_fan_out_worker(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .await;
+        }
+    });
     let result = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
         .with_graceful_shutdown(shutdown)
         .await;
+    let _ = stop_tx.send(true);
+    if let Err(e) = worker.await {
+        tracing::error!(error = %e, "the fan-out worker failed");
+    }
     app.close().await;
     result
 }

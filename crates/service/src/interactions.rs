@@ -162,6 +162,7 @@ impl Starling {
             .db()
             .create_reblog(wrapper, !me.celebrity, note)
             .await?;
+        self.fan_out_wake().notify_one();
         self.one_view(Some(me), stored).await
     }
 

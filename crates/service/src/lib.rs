@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod error;
+mod fan_out;
 pub mod interactions;
 pub mod notifications;
 pub mod seed;
@@ -41,6 +42,8 @@ struct Inner {
     settings: Settings,
     ids: IdGenerator,
     sign_in_throttle: throttle::SignInThrottle,
+    /// Wakes the fan-out worker when a post is queued.
+    fan_out_wake: tokio::sync::Notify,
     /// Network statistics with the time they were counted (see [`Starling::stats`]).
     stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
 }
@@ -63,6 +66,7 @@ impl Starling {
                 settings,
                 ids: IdGenerator::new(),
                 stats: std::sync::Mutex::new(None),
+                fan_out_wake: tokio::sync::Notify::new(),
             }),
         }
     }
@@ -84,6 +88,10 @@ impl Starling {
         &self,
     ) -> &std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>> {
         &self.inner.stats
+    }
+
+    pub(crate) fn fan_out_wake(&self) -> &tokio::sync::Notify {
+        &self.inner.fan_out_wake
     }
 
     pub(crate) fn next_id(&self) -> i64 {

@@ -184,6 +184,9 @@ impl Starling {
                 idempotency_key: req.idempotency_key,
             })
             .await?;
+        if visibility != Visibility::Direct && !me.celebrity {
+            self.fan_out_wake().notify_one();
+        }
         if status.id != id {
             // An idempotent retry: the earlier post, as it is now.
             return self.one_view(Some(me), status).await;

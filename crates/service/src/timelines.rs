@@ -91,7 +91,11 @@ impl Starling {
             };
             newest_raw.get_or_insert(raw[0].id);
             oldest_raw = Some(last);
-            kept.extend(self.present(viewer, raw, hide_muted).await?);
+            let views = match (&tl, viewer) {
+                (Timeline::Home, Some(me)) => self.present_home(me, raw).await?,
+                _ => self.present(viewer, raw, hide_muted).await?,
+            };
+            kept.extend(views);
             // Only the backwards direction can be continued without skipping posts.
             if kept.len() >= want || !full || page.min_id.is_some() || page.since_id.is_some() {
                 break;

@@ -75,14 +75,34 @@ impl Starling {
         statuses: Vec<StatusRecord>,
         hide_muted: bool,
     ) -> Result<Vec<StatusView>> {
+        self.present_where(viewer, statuses, |b, s| b.sees(s, hide_muted))
+            .await
+    }
+
+    /// Like [`Starling::present`] for a home timeline: also leaves out posts whose author
+    /// the viewer no longer follows (a feed row may outlive a follow for a moment).
+    pub(crate) async fn present_home(
+        &self,
+        me: &AccountRecord,
+        statuses: Vec<StatusRecord>,
+    ) -> Result<Vec<StatusView>> {
+        self.present_where(Some(me), statuses, |b, s| {
+            b.sees(s, true) && b.belongs_in_home(s, me.id)
+        })
+        .await
+    }
+
+    async fn present_where(
+        &self,
+        viewer: Option<&AccountRecord>,
+        statuses: Vec<StatusRecord>,
+        keep: impl Fn(&Batch, &StatusRecord) -> bool,
+    ) -> Result<Vec<StatusView>> {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
         let batch = self.batch(viewer, &statuses).await?;
-        let visible: Vec<&StatusRecord> = statuses
-            .iter()
-            .filter(|s| batch.sees(s, hide_muted))
-            .collect();
+        let visible: Vec<&StatusRecord> = statuses.iter().filter(|s| keep(&batch, s)).collect();
         let marks = match viewer {
             Some(v) => {
                 let mut ids: Vec<i64> = visible.iter().map(|s| s.id).collect();

@@ -45,6 +45,14 @@ impl Batch {
         may_see(&post, &viewer) && !(hide_muted && self.relations.muted.contains(&s.account_id))
     }
 
+    /// Whether a post belongs in `me`'s home: their own, by an account they follow, or a
+    /// direct post to them.
+    pub(crate) fn belongs_in_home(&self, s: &StatusRecord, me: i64) -> bool {
+        s.account_id == me
+            || self.relations.followed.contains(&s.account_id)
+            || (s.visibility == Visibility::Direct.as_str() && self.mentions.contains(&(s.id, me)))
+    }
+
     /// Whether the viewer may see a post; a reblog needs its original to be visible too.
     pub(crate) fn sees(&self, s: &StatusRecord, hide_muted: bool) -> bool {
         self.sees_one(s, hide_muted)

@@ -59,6 +59,22 @@ async fn insert_feed_rows(
     Ok(())
 }
 
+/// Queues a post for copying into its author's followers' home feeds.
+async fn queue_fan_out(
+    conn: &mut AnyConnection,
+    status_id: i64,
+    author_id: i64,
+    reblog: bool,
+) -> Result<()> {
+    sqlx::query("INSERT INTO fanout_queue (status_id, author_id, reblog) VALUES ($1, $2, $3)")
+        .bind(status_id)
+        .bind(author_id)
+        .bind(i64::from(reblog))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Replaces a post's mentions and tags (after an edit).
 async fn replace_mentions_and_tags(
     conn: &mut AnyConnection,
@@ -167,15 +183,7 @@ impl Db {
         }
         insert_feed_rows(&mut tx, s.id, s.account_id, &s.feed_recipients).await?;
         if s.fan_out_to_followers {
-            // One statement, so fan-out costs one round trip however many followers there are.
-            sqlx::query(
-                "INSERT INTO home_feed (account_id, status_id, author_id) \
-                 SELECT account_id, CAST($1 AS BIGINT), $2 FROM follows WHERE target_id = $2 ON CONFLICT DO NOTHING",
-            )
-            .bind(s.id)
-            .bind(s.account_id)
-            .execute(&mut *tx)
-            .await?;
+            queue_fan_out(&mut tx, s.id, s.account_id, false).await?;
         }
         insert_notifications(&mut tx, &s.notifications).await?;
         tx.commit().await?;
@@ -269,15 +277,7 @@ impl Db {
         )
         .await?;
         if fan_out {
-            sqlx::query(
-                "INSERT INTO home_feed (account_id, status_id, author_id) \
-                 SELECT account_id, CAST($1 AS BIGINT), $2 FROM follows WHERE target_id = $2 AND show_reblogs = 1 \
-                 ON CONFLICT DO NOTHING",
-            )
-            .bind(wrapper.id)
-            .bind(wrapper.account_id)
-            .execute(&mut *tx)
-            .await?;
+            queue_fan_out(&mut tx, wrapper.id, wrapper.account_id, true).await?;
         }
         if let Some(n) = notification {
             insert_notifications(&mut tx, &[n]).await?;
@@ -510,6 +510,45 @@ impl Db {
             sqlx::query_as("SELECT COUNT(*) FROM statuses WHERE reblog_of_id IS NULL")
                 .fetch_one(&self.reader)
                 .await?;
+        Ok(n)
+    }
+}
+
+impl Db {
+    /// Copies every queued post into its author's followers' home feeds, in one
+    /// transaction whatever the number of posts, and empties the queue. Returns how many
+    /// posts were fanned out.
+    pub async fn fan_out_queued(&self) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let (last,): (Option<i64>,) = sqlx::query_as("SELECT MAX(status_id) FROM fanout_queue")
+            .fetch_one(&mut *tx)
+            .await?;
+        let Some(last) = last else {
+            return Ok(0);
+        };
+        sqlx::query(
+            "INSERT INTO home_feed (account_id, status_id, author_id) \
+             SELECT f.account_id, q.status_id, q.author_id FROM fanout_queue q \
+             JOIN follows f ON f.target_id = q.author_id \
+             WHERE q.status_id <= $1 AND (q.reblog = 0 OR f.show_reblogs = 1) ON CONFLICT DO NOTHING",
+        )
+        .bind(last)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM fanout_queue WHERE status_id <= $1")
+            .bind(last)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Number of posts waiting to be fanned out.
+    pub async fn fan_out_backlog(&self) -> Result<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM fanout_queue")
+            .fetch_one(&self.reader)
+            .await?;
         Ok(n)
     }
 }

@@ -35,17 +35,39 @@ impl Db {
 
     /// A page of `account_id`'s home timeline, before visibility filtering.
     ///
-    /// Ordinary authors' posts come from the fanned-out `home_feed`; posts of followed
+    /// Ordinary authors' posts come from the fanned-out `home_feed` and, until the
+    /// fan-out worker has copied them, from the fan-out queue; posts of followed
     /// celebrity accounts (never fanned out) are read from each one's own index and
     /// merged in. Each part is an index range scan bounded by the page, so the cost does
     /// not depend on how long ago the followed accounts last posted.
     pub async fn home_timeline(&self, account_id: i64, page: &Page) -> Result<Vec<StatusRecord>> {
-        let sql = format!(
-            "SELECT {STATUS_COLUMNS} FROM home_feed f JOIN statuses s ON s.id = f.status_id WHERE f.account_id = $1"
+        // Posts still in the fan-out queue are merged in, so a post is in its followers'
+        // homes from the moment it is stored, whenever the worker copies it. Feed and queue
+        // are read in one statement: with two, the worker could move a post from the queue
+        // to the feed between them and the post would be missed.
+        let mut args = vec![Arg::I(account_id)];
+        let mut feed =
+            String::from("SELECT f.status_id AS sid FROM home_feed f WHERE f.account_id = $1");
+        let order = page.apply(&mut feed, "f.status_id", &mut args);
+        feed.push_str(&order);
+        let mut queued = String::from(
+            "SELECT q.status_id AS sid FROM fanout_queue q \
+             JOIN follows fo ON fo.target_id = q.author_id AND fo.account_id = $1 \
+             WHERE (q.reblog = 0 OR fo.show_reblogs = 1)",
         );
-        let mut all = self
-            .paged(sql, "f.status_id", vec![Arg::I(account_id)], page)
+        let order = page.apply(&mut queued, "q.status_id", &mut args);
+        queued.push_str(&order);
+        let dir = if page.min_id.is_some() { "ASC" } else { "DESC" };
+        let sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN \
+             (SELECT sid FROM ({feed}) a UNION ALL SELECT sid FROM ({queued}) b) \
+             ORDER BY s.id {dir} LIMIT {}",
+            page.limit.max(0)
+        );
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
             .await?;
+        let mut all = page.finish(rows_to_statuses(&rows)?);
         let celebrities: Vec<(i64,)> = sqlx::query_as(
             "SELECT target_id FROM follows WHERE account_id = $1 \
              AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1)",
@@ -53,9 +75,6 @@ impl Db {
         .bind(account_id)
         .fetch_all(&self.reader)
         .await?;
-        if celebrities.is_empty() {
-            return Ok(all);
-        }
         for (celebrity,) in celebrities {
             let sql = format!(
                 "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 AND s.visibility <> 'direct'"

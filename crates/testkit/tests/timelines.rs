@@ -452,3 +452,61 @@ async fn account_timeline_filters() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn home_reads_the_same_before_and_after_the_fan_out_worker_runs() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    let ana_id = account_id(&app, &ana).await;
+    let cat_id = account_id(&app, &cat).await;
+    app.post_json(
+        &format!("/api/v1/accounts/{ana_id}/follow"),
+        Some(&ben),
+        json!({}),
+    )
+    .await;
+    app.post_form(
+        &format!("/api/v1/accounts/{cat_id}/follow"),
+        Some(&ben),
+        &[("reblogs", "0")],
+    )
+    .await;
+    let mut expected = Vec::new();
+    for i in 0..6 {
+        expected.push(post(&app, &ana, &format!("queued {i}")).await);
+    }
+    let boost = body(
+        app.post_json(
+            &format!("/api/v1/statuses/{}/reblog", expected[0]),
+            Some(&cat),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert!(boost["id"].is_string());
+    expected.reverse();
+    // Whatever the worker has done so far, the page is the same, and cat's reblog is
+    // hidden because ben asked not to see cat's reblogs.
+    let before = ids(&app, "/api/v1/timelines/home", Some(&ben)).await;
+    assert_eq!(before, expected);
+    app.app.fan_out_queued().await.unwrap();
+    assert_eq!(app.app.fan_out_backlog().await.unwrap(), 0);
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/home", Some(&ben)).await,
+        expected
+    );
+    // Unfollowing right after posting never leaves the post behind, queued or copied.
+    let late = post(&app, &ana, "just before the unfollow").await;
+    app.post_json(
+        &format!("/api/v1/accounts/{ana_id}/unfollow"),
+        Some(&ben),
+        json!({}),
+    )
+    .await;
+    app.app.fan_out_queued().await.unwrap();
+    let home = ids(&app, "/api/v1/timelines/home", Some(&ben)).await;
+    assert!(!home.contains(&late) && home.is_empty(), "{home:?}");
+}
