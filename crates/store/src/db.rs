@@ -27,6 +27,9 @@ pub struct Db {
     backend: Backend,
 }
 
+/// How often the background task checkpoints the SQLite write-ahead log.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 impl Db {
@@ -73,7 +76,8 @@ impl Db {
                     // foreign keys are off by default in SQLite.
                     conn.execute(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                         PRAGMA wal_autocheckpoint = 20000;",
                     )
                     .await?;
                     Ok(())
@@ -97,6 +101,22 @@ impl Db {
             })
             .connect(&rw_url)
             .await?;
+        // Checkpoints copy the write-ahead log back into the database file. Done by the
+        // writer at commit (SQLite's default) they stall every write behind random I/O, so
+        // a background task runs them on a reader connection, where they overlap with
+        // writes; the writer only steps in if the log grows past the safety limit.
+        let checkpointer = reader.clone();
+        tokio::spawn(async move {
+            while !checkpointer.is_closed() {
+                tokio::time::sleep(CHECKPOINT_EVERY).await;
+                if let Err(e) = checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+                    if checkpointer.is_closed() {
+                        break;
+                    }
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                }
+            }
+        });
         Ok(Self {
             writer,
             reader,

@@ -520,28 +520,35 @@ impl Db {
     /// posts were fanned out.
     pub async fn fan_out_queued(&self) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
-        let (last,): (Option<i64>,) = sqlx::query_as("SELECT MAX(status_id) FROM fanout_queue")
-            .fetch_one(&mut *tx)
-            .await?;
-        let Some(last) = last else {
-            return Ok(0);
-        };
-        sqlx::query(
-            "INSERT INTO home_feed (account_id, status_id, author_id) \
-             SELECT f.account_id, q.status_id, q.author_id FROM fanout_queue q \
-             JOIN follows f ON f.target_id = q.author_id \
-             WHERE q.status_id <= $1 AND (q.reblog = 0 OR f.show_reblogs = 1) ON CONFLICT DO NOTHING",
+        let queued: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT status_id, author_id, reblog FROM fanout_queue ORDER BY status_id",
         )
-        .bind(last)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
-        let done = sqlx::query("DELETE FROM fanout_queue WHERE status_id <= $1")
-            .bind(last)
+        // One statement per post, each driven by the followers index: a single join over
+        // the whole queue lets SQLite's planner scan all of `follows` instead.
+        for (status_id, author_id, reblog) in &queued {
+            let only_if = if *reblog != 0 {
+                " AND show_reblogs = 1"
+            } else {
+                ""
+            };
+            sqlx::query(&format!(
+                "INSERT INTO home_feed (account_id, status_id, author_id) \
+                 SELECT account_id, CAST($1 AS BIGINT), $2 FROM follows WHERE target_id = $2{only_if} \
+                 ON CONFLICT DO NOTHING"
+            ))
+            .bind(*status_id)
+            .bind(*author_id)
             .execute(&mut *tx)
-            .await?
-            .rows_affected();
+            .await?;
+            sqlx::query("DELETE FROM fanout_queue WHERE status_id = $1")
+                .bind(*status_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
-        Ok(done)
+        Ok(queued.len() as u64)
     }
 
     /// Number of posts waiting to be fanned out.
