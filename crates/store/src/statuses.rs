@@ -515,14 +515,15 @@ impl Db {
 }
 
 impl Db {
-    /// Copies every queued post into its author's followers' home feeds, in one
-    /// transaction whatever the number of posts, and empties the queue. Returns how many
-    /// posts were fanned out.
-    pub async fn fan_out_queued(&self) -> Result<u64> {
+    /// Copies the oldest `max_posts` queued posts into their authors' followers' home
+    /// feeds in one transaction, and removes them from the queue. Returns how many posts
+    /// were fanned out.
+    pub async fn fan_out_queued(&self, max_posts: i64) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
-        let queued: Vec<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT status_id, author_id, reblog FROM fanout_queue ORDER BY status_id",
-        )
+        let queued: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
+            "SELECT status_id, author_id, reblog FROM fanout_queue ORDER BY status_id LIMIT {}",
+            max_posts.max(1)
+        ))
         .fetch_all(&mut *tx)
         .await?;
         // One statement per post, each driven by the followers index: a single join over
