@@ -145,12 +145,15 @@ impl Starling {
         let mut from: Vec<i64> = notes.iter().map(|n| n.from_account_id).collect();
         from.sort_unstable();
         from.dedup();
+        // Blocks hide each side from the other everywhere, notifications included (even
+        // those that arrived before the block).
+        let blocked = self.db().blocked_among(me.id, &from).await?;
         let accounts: HashMap<i64, AccountRecord> = self
             .db()
             .accounts(&from)
             .await?
             .into_iter()
-            .filter(|a| a.deactivated_at.is_none())
+            .filter(|a| a.deactivated_at.is_none() && !blocked.contains(&a.id))
             .map(|a| (a.id, a))
             .collect();
         let status_ids: Vec<i64> = notes.iter().filter_map(|n| n.status_id).collect();

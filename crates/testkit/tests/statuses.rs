@@ -616,3 +616,43 @@ async fn bell_followers_get_status_and_rebloggers_get_update_notifications() {
     assert_eq!(kinds(cat_notes.clone()), vec!["update", "mention"]);
     assert_eq!(cat_notes[0]["status"]["text"], "news, corrected");
 }
+
+#[tokio::test]
+async fn blocking_hides_earlier_notifications_from_the_blocked_account() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let ana_id = body(
+        app.get("/api/v1/accounts/verify_credentials", Some(&ana))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ben_id = body(
+        app.get("/api/v1/accounts/verify_credentials", Some(&ben))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.post_json(
+        &format!("/api/v1/accounts/{ana_id}/follow"),
+        Some(&ben),
+        json!({}),
+    )
+    .await;
+    post(&app, &ben, json!({"status": "@ana hello"})).await;
+    let notes = body(app.get("/api/v1/notifications", Some(&ana)).await).await;
+    assert_eq!(notes.as_array().unwrap().len(), 2, "a follow and a mention");
+    app.post_json(
+        &format!("/api/v1/accounts/{ben_id}/block"),
+        Some(&ana),
+        json!({}),
+    )
+    .await;
+    let notes = body(app.get("/api/v1/notifications", Some(&ana)).await).await;
+    assert!(notes.as_array().unwrap().is_empty(), "{notes}");
+}
