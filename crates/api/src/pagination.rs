@@ -1,10 +1,13 @@
 //! Query parameters of paginated lists and the `Link` header clients follow.
 
+use crate::entities::{Account, Status};
 use crate::error::ApiError;
+use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use serde::Deserialize;
-use starling_service::Page;
 use starling_service::timelines::Paged;
+use starling_service::views::StatusView;
+use starling_service::{AccountRecord, Page, Starling};
 
 /// Default page size.
 const DEFAULT_LIMIT: i64 = 20;
@@ -94,6 +97,31 @@ pub fn link_header<T>(base_url: &str, uri: &Uri, paged: &Paged<T>) -> HeaderMap 
         headers.insert("link", v);
     }
     headers
+}
+
+/// A page of posts as a response: the Status entities and their `Link` header.
+pub fn statuses_page(
+    app: &Starling,
+    uri: &Uri,
+    paged: &Paged<StatusView>,
+) -> (HeaderMap, Json<Vec<Status>>) {
+    let headers = link_header(&app.settings().base_url(), uri, paged);
+    (headers, Json(Status::many(&paged.items, app.settings())))
+}
+
+/// A page of accounts as a response: the Account entities and their `Link` header.
+pub fn accounts_page(
+    app: &Starling,
+    uri: &Uri,
+    paged: &Paged<AccountRecord>,
+) -> (HeaderMap, Json<Vec<Account>>) {
+    let headers = link_header(&app.settings().base_url(), uri, paged);
+    let accounts = paged
+        .items
+        .iter()
+        .map(|a| Account::from_record(a, app.settings()))
+        .collect();
+    (headers, Json(accounts))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use crate::entities::{Account, Relationship, Status, Token};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Body, MaybeAuth, Params, flex_bool, path_id};
-use crate::pagination::{PageParams, link_header};
+use crate::pagination::{PageParams, accounts_page, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, patch, post};
@@ -237,8 +237,7 @@ async fn statuses(
     let paged = app
         .timeline(viewer, Timeline::Account(id, filter), page)
         .await?;
-    let headers = link_header(&app.settings().base_url(), &uri, &paged);
-    Ok((headers, Json(Status::many(&paged.items, app.settings()))))
+    Ok(statuses_page(&app, &uri, &paged))
 }
 
 async fn account_list(
@@ -249,17 +248,7 @@ async fn account_list(
     q: &PageParams,
 ) -> ApiResult<(HeaderMap, Json<Vec<Account>>)> {
     let paged = app.account_list(list, subject, q.page()?).await?;
-    let headers = link_header(&app.settings().base_url(), uri, &paged);
-    Ok((
-        headers,
-        Json(
-            paged
-                .items
-                .iter()
-                .map(|a| Account::from_record(a, app.settings()))
-                .collect(),
-        ),
-    ))
+    Ok(accounts_page(app, uri, &paged))
 }
 
 /// `GET /api/v1/accounts/:id/followers`.

@@ -3,7 +3,7 @@
 use crate::entities::{Account, Status, iso_time};
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, MaybeAuth, Params, flex_bool, flex_id, path_id};
-use crate::pagination::{PageParams, link_header};
+use crate::pagination::{PageParams, accounts_page, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -207,17 +207,7 @@ async fn who(
     let paged = app
         .who_marked(viewer(p)?, path_id(id)?, reblogs, q.page()?)
         .await?;
-    let headers = link_header(&app.settings().base_url(), uri, &paged);
-    Ok((
-        headers,
-        Json(
-            paged
-                .items
-                .iter()
-                .map(|a| Account::from_record(a, app.settings()))
-                .collect(),
-        ),
-    ))
+    Ok(accounts_page(app, uri, &paged))
 }
 
 /// `GET /api/v1/statuses/:id/favourited_by`.
@@ -349,8 +339,7 @@ async fn marked(
     q: &PageParams,
 ) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
     let paged = app.marked(p.account()?, bookmarks, q.page()?).await?;
-    let headers = link_header(&app.settings().base_url(), uri, &paged);
-    Ok((headers, Json(Status::many(&paged.items, app.settings()))))
+    Ok(statuses_page(app, uri, &paged))
 }
 
 /// `GET /api/v1/favourites`.

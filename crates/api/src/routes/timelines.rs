@@ -3,26 +3,20 @@
 use crate::entities::Status;
 use crate::error::ApiResult;
 use crate::extract::{Auth, MaybeAuth, Params, flex_bool};
-use crate::pagination::{PageParams, link_header};
+use crate::pagination::{PageParams, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use starling_service::Starling;
-use starling_service::timelines::{Paged, Timeline};
-use starling_service::views::StatusView;
+use starling_service::timelines::Timeline;
 
 pub(super) fn routes() -> Router<Starling> {
     Router::new()
         .route("/api/v1/timelines/home", get(home))
         .route("/api/v1/timelines/public", get(public))
         .route("/api/v1/timelines/tag/{tag}", get(tag))
-}
-
-fn respond(app: &Starling, uri: &Uri, paged: Paged<StatusView>) -> (HeaderMap, Json<Vec<Status>>) {
-    let headers = link_header(&app.settings().base_url(), uri, &paged);
-    (headers, Json(Status::many(&paged.items, app.settings())))
 }
 
 /// `GET /api/v1/timelines/home`.
@@ -36,7 +30,7 @@ async fn home(
     let paged = app
         .timeline(Some(p.account()?), Timeline::Home, q.page()?)
         .await?;
-    Ok(respond(&app, &uri, paged))
+    Ok(statuses_page(&app, &uri, &paged))
 }
 
 #[derive(Debug, Deserialize)]
@@ -66,7 +60,7 @@ async fn public(
     }
     let viewer = p.as_ref().and_then(|p| p.account.as_ref());
     let paged = app.timeline(viewer, Timeline::Public, page).await?;
-    Ok(respond(&app, &uri, paged))
+    Ok(statuses_page(&app, &uri, &paged))
 }
 
 /// `GET /api/v1/timelines/tag/:tag` (case-insensitive, a leading `#` is ignored).
@@ -84,5 +78,5 @@ async fn tag(
     let viewer = p.as_ref().and_then(|p| p.account.as_ref());
     let name = tag.trim_start_matches('#').to_string();
     let paged = app.timeline(viewer, Timeline::Tag(name), page).await?;
-    Ok(respond(&app, &uri, paged))
+    Ok(statuses_page(&app, &uri, &paged))
 }
