@@ -40,7 +40,10 @@ impl Db {
         let db = if url.starts_with("sqlite:") {
             Self::connect_sqlite(url).await?
         } else {
+            // No ping before each use (sqlx's default): it doubles the round trips of
+            // every query; a connection that broke fails its query and is replaced.
             let pool = AnyPoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
                 .connect(url)
@@ -67,6 +70,7 @@ impl Db {
         }
         let rw_url = format!("sqlite://{path}?mode=rwc");
         let writer = AnyPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
@@ -89,7 +93,9 @@ impl Db {
             .map(|n| n.get() as u32 * 2)
             .unwrap_or(4)
             .max(4);
+        // Readers skip sqlx's ping before each use too (see the PostgreSQL pool).
         let reader = AnyPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(readers)
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(|conn, _| {
