@@ -427,6 +427,34 @@ def run_scenario(base):
     tagged = ben.timeline_hashtag("starling")
     check(sid(first) in ids(tagged), f"hashtag timeline {ids(tagged)} lacks {sid(first)}")
 
+    # --- lists ---------------------------------------------------------------------------
+    step("lists: ben creates a list, adds ana, and timeline_list shows ana's posts only")
+    friends = ben.list_create("Friends")  # form body with replies_policy=list, exclusive=0
+    check(friends.title == "Friends", f"list_create returned title {friends.title!r}")
+    check(friends.replies_policy == "list", f"list_create returned replies_policy {friends.replies_policy!r}")
+    check(friends.exclusive is False, f"list_create sent exclusive=0 but got exclusive={friends.exclusive!r}")
+    ben.list_accounts_add(friends, [ana_id])
+    members = ben.list_accounts(friends)
+    check(ids(members) == [ana_id], f"list_accounts after adding ana = {ids(members)}, expected [{ana_id}]")
+    check(sid(friends) in ids(ben.account_lists(ana_id)), "account_lists(ana) lacks ben's list")
+    listed = ben.timeline_list(friends)
+    check(sid(second) in ids(listed), f"timeline_list {ids(listed)} lacks ana's post {sid(second)}")
+    authors = {sid(s.account) for s in listed}
+    check(authors == {ana_id}, f"timeline_list has posts by {authors}, expected only ana ({ana_id})")
+
+    step("lists: adding an account one does not follow is refused (ana does not follow ben)")
+    anas = ana.list_create("Mine")
+    expect_api_error(lambda: ana.list_accounts_add(anas, [ben_id]), 422, "adding a non-followed account")
+    check(ana.list_accounts(anas) == [], "the refused account was stored in the list anyway")
+    ana.list_delete(anas)
+
+    step("lists: list_accounts_delete (DELETE with a form body) removes ana; list_delete")
+    ben.list_accounts_delete(friends, [ana_id])
+    check(ids(ben.list_accounts(friends)) == [], "ana is still in the list after list_accounts_delete")
+    check(ids(ben.timeline_list(friends)) == [], "timeline_list is not empty after removing its only member")
+    ben.list_delete(friends)
+    check(sid(friends) not in ids(ben.lists()), "list_delete left the list in lists()")
+
     # --- pagination ----------------------------------------------------------------------
     step("pagination: ana posts 25 statuses; ben pages through his home timeline 10 at a time")
     posted = [sid(ana.status_post(f"page {i}")) for i in range(25)]
@@ -478,6 +506,8 @@ def run_scenario(base):
     step(f"{MAX_CHARS + 1} emoji characters are rejected with HTTP 422")
     expect_api_error(lambda: ana.status_post(GRIN * MAX_CHARS + FAMILY), 422, f"{MAX_CHARS + 1}-emoji post")
 
+    conversations_steps(ana, ben, ana_id, ben_id)
+
     # --- token revocation ----------------------------------------------------------------
     step("revoke_access_token: ben's login token then fails with 401; his sign-up token still works")
     ben.revoke_access_token(allow_http=True)
@@ -492,6 +522,28 @@ def run_scenario(base):
         raise ScenarioFailure(f"revoked token still works (verify_credentials returned {who.get('username')!r})")
     still = client(access_token=ben_signup_token).account_verify_credentials()
     check(sid(still) == ben_id, "ben's other token stopped working after revoking the login token")
+
+
+def conversations_steps(ana, ben, ana_id, ben_id):
+    """Direct messages: ben's conversation list (Mastodon.py requests it with a trailing slash)."""
+    step('ana sends ben a direct message (visibility="direct", mentioning @ben)')
+    message = ana.status_post("@ben just between us", visibility="direct")
+    check(message.visibility == "direct", f"status visibility = {message.visibility!r}, expected 'direct'")
+
+    step("ben's conversations() contain it, with ana in accounts and unread true")
+    convs = ben.conversations()
+    conv = next((c for c in convs if sid(c.get("last_status")) == sid(message)), None)
+    check(conv is not None, f"no conversation with last_status {sid(message)} in {[sid(c.get('last_status')) for c in convs]}")
+    others = [sid(a) for a in (conv.accounts or [])]
+    check(others == [ana_id], f"conversation accounts = {others}, expected only ana ({ana_id}), not ben ({ben_id})")
+    check(conv.unread is True, f"conversation unread = {conv.unread!r}, expected true")
+
+    step("conversations_read(id) makes it read")
+    read = ben.conversations_read(conv.id)
+    check(sid(read) == sid(conv), f"conversations_read returned conversation {sid(read)}, expected {sid(conv)}")
+    check(read.unread is False, f"conversations_read returned unread = {read.unread!r}, expected false")
+    again = next((c for c in ben.conversations() if sid(c) == sid(conv)), None)
+    check(again is not None and again.unread is False, f"after reading, the listed conversation is {again!r}")
 
 
 # --------------------------------------------------------------------------------------

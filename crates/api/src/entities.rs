@@ -321,6 +321,31 @@ impl Notification {
     }
 }
 
+/// Mastodon's Conversation entity: `accounts` are the other participants.
+#[derive(Debug, Serialize)]
+pub struct Conversation {
+    id: String,
+    unread: bool,
+    accounts: Vec<Account>,
+    last_status: Option<Status>,
+}
+
+impl Conversation {
+    /// Converts a conversation view.
+    pub fn from_view(c: &starling_service::conversations::ConversationView, s: &Settings) -> Self {
+        Self {
+            id: c.record.id.to_string(),
+            unread: c.record.unread,
+            accounts: c
+                .accounts
+                .iter()
+                .map(|a| Account::from_record(a, s))
+                .collect(),
+            last_status: c.last_status.as_ref().map(|v| Status::from_view(v, s)),
+        }
+    }
+}
+
 /// Mastodon's Token entity.
 #[derive(Debug, Serialize)]
 pub struct Token {

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod id;
+pub mod list;
 pub mod scope;
 pub mod text;
 pub mod visibility;

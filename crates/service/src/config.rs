@@ -35,6 +35,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Password sign-in attempts allowed per login name and minute (0 = unlimited).
     pub sign_in_attempts_per_minute: u32,
+    /// Most participants of a direct message, the author included (so 50 means the author
+    /// and up to 49 mentioned accounts); a direct post mentioning more is refused.
+    pub max_direct_participants: usize,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             celebrity_threshold: 10_000,
             max_body_bytes: 1024 * 1024,
             sign_in_attempts_per_minute: 10,
+            max_direct_participants: 50,
         }
     }
 }

@@ -6,9 +6,11 @@
 pub mod accounts;
 pub mod auth;
 pub mod config;
+pub mod conversations;
 pub mod error;
 mod fan_out;
 pub mod interactions;
+pub mod lists;
 pub mod notifications;
 pub mod seed;
 pub mod social;

@@ -115,10 +115,8 @@ impl Starling {
         };
         let spoiler = req.spoiler_text.unwrap_or_default();
         let composed = self.compose(me, &req.text, &spoiler).await?;
-        if visibility == Visibility::Direct && composed.mentions.iter().all(|a| a.id == me.id) {
-            return Err(ServiceError::invalid(
-                "Validation failed: a direct post must mention at least one existing account",
-            ));
+        if visibility == Visibility::Direct {
+            self.check_direct_audience(me, &req.text).await?;
         }
         let id = self.next_id();
         let now = now_millis();
@@ -158,6 +156,13 @@ impl Starling {
         if visibility == Visibility::Direct {
             feed_recipients.extend(mentioned.iter().copied().filter(|m| *m != me.id));
         }
+        let conversation = match visibility {
+            Visibility::Direct => Some(
+                self.conversation_update(me.id, parent.as_ref(), id, &mentioned)
+                    .await?,
+            ),
+            _ => None,
+        };
         let status = self
             .db()
             .create_status(NewStatus {
@@ -182,6 +187,7 @@ impl Starling {
                 feed_recipients,
                 notifications,
                 idempotency_key: req.idempotency_key,
+                conversation,
             })
             .await?;
         if visibility != Visibility::Direct && !me.celebrity {
@@ -257,6 +263,10 @@ impl Starling {
             .spoiler_text
             .unwrap_or_else(|| status.spoiler_text.clone());
         let composed = self.compose(me, &edit.text, &spoiler).await?;
+        if status.visibility == Visibility::Direct.as_str() {
+            // An edit must not widen a direct message past the rules its posting obeyed.
+            self.check_direct_audience(me, &edit.text).await?;
+        }
         let edited = self
             .db()
             .edit_status(StatusEdit {

@@ -1,5 +1,5 @@
-//! Timelines: home, network, hashtag and account timelines, visibility-filtered and
-//! paginated with cursors a client can follow.
+//! Timelines: home, list, network, hashtag and account timelines, visibility-filtered
+//! and paginated with cursors a client can follow.
 
 use crate::views::StatusView;
 use crate::{Result, Starling};
@@ -46,6 +46,9 @@ pub enum Timeline {
     Tag(String),
     /// One account's posts.
     Account(i64, AccountTimelineFilter),
+    /// The signed-in account's home restricted to the members of one of its lists (by
+    /// id), with the list's replies policy applied.
+    List(i64),
 }
 
 impl Starling {
@@ -63,6 +66,10 @@ impl Starling {
             Timeline::Public => self.db().public_timeline(page).await?,
             Timeline::Tag(tag) => self.db().tag_timeline(&tag.to_lowercase(), page).await?,
             Timeline::Account(id, filter) => self.db().account_timeline(*id, *filter, page).await?,
+            Timeline::List(id) => match viewer {
+                Some(v) => self.db().list_timeline(v.id, *id, page).await?,
+                None => Vec::new(),
+            },
         })
     }
 
@@ -78,6 +85,9 @@ impl Starling {
             // A deactivated account's profile is gone for everyone.
             self.account(*id).await?;
         }
+        // Exclusive lists (home) and the list itself (list timeline; 404 if not the
+        // viewer's) are looked up once, not per round.
+        let sieve = self.sieve(viewer, &tl).await?;
         let hide_muted = !matches!(tl, Timeline::Account(..));
         let want = page.limit.max(0) as usize;
         let mut cursor = page;
@@ -91,8 +101,11 @@ impl Starling {
             };
             newest_raw.get_or_insert(raw[0].id);
             oldest_raw = Some(last);
+            let raw = self.sift(&sieve, raw).await?;
             let views = match (&tl, viewer) {
-                (Timeline::Home, Some(me)) => self.present_home(me, raw).await?,
+                (Timeline::Home | Timeline::List(_), Some(me)) => {
+                    self.present_home(me, raw).await?
+                }
                 _ => self.present(viewer, raw, hide_muted).await?,
             };
             kept.extend(views);

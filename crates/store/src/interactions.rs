@@ -202,11 +202,7 @@ impl Db {
              UNION ALL SELECT status_id, 'b' FROM bookmarks WHERE account_id = $1 AND status_id IN ({list}) \
              UNION ALL SELECT status_id, 'p' FROM pins WHERE account_id = $1 AND status_id IN ({list})"
         );
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(viewer);
-        for id in status_ids {
-            q = q.bind(*id);
-        }
-        for (id, kind) in q.fetch_all(&self.reader).await? {
+        for (id, kind) in self.tagged_ids(&sql, viewer, status_ids).await? {
             match kind.as_str() {
                 "f" => marks.favourited.insert(id),
                 "r" => marks.reblogged.insert(id),

@@ -6,9 +6,11 @@
 //! service layer never handles connections or transactions.
 
 mod accounts;
+pub mod conversations;
 mod db;
 mod error;
 pub mod interactions;
+pub mod lists;
 mod notifications;
 mod oauth;
 mod page;

@@ -229,6 +229,9 @@ pub struct NewStatus {
     pub notifications: Vec<NewNotification>,
     /// Client-supplied key making a retried request return the first post.
     pub idempotency_key: Option<String>,
+    /// For a direct post: its conversation and participants, whose conversation rows are
+    /// updated in the same transaction.
+    pub conversation: Option<crate::conversations::NewConversationUpdate>,
 }
 
 /// A new version of a post's text.

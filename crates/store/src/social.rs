@@ -262,6 +262,20 @@ impl Db {
         Ok(set)
     }
 
+    /// Runs a query over `$1 = subject` and `$2… = ids` that yields `(id, tag)` rows.
+    pub(crate) async fn tagged_ids(
+        &self,
+        sql: &str,
+        subject: i64,
+        ids: &[i64],
+    ) -> Result<Vec<(i64, String)>> {
+        let mut q = sqlx::query_as::<_, (i64, String)>(sql).bind(subject);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        Ok(q.fetch_all(&self.reader).await?)
+    }
+
     async fn id_set(&self, prefix: &str, subject: i64, ids: &[i64]) -> Result<HashSet<i64>> {
         if ids.is_empty() {
             return Ok(HashSet::new());
@@ -344,6 +358,16 @@ async fn remove_follow(
             .execute(&mut *conn)
             .await?;
     }
+    // Lists hold only followed accounts (as in Mastodon). Run even when no follow was
+    // removed, so a membership that raced an earlier unfollow is cleaned up too.
+    sqlx::query(
+        "DELETE FROM list_accounts WHERE account_id = $2 \
+         AND list_id IN (SELECT id FROM lists WHERE account_id = $1)",
+    )
+    .bind(account_id)
+    .bind(target_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -394,11 +418,7 @@ impl Db {
              UNION ALL SELECT account_id, 'b' FROM blocks WHERE target_id = $1 AND account_id IN ({list}) \
              UNION ALL SELECT target_id, 'm' FROM mutes WHERE account_id = $1 AND target_id IN ({list})"
         );
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(viewer);
-        for id in others {
-            q = q.bind(*id);
-        }
-        for (id, kind) in q.fetch_all(&self.reader).await? {
+        for (id, kind) in self.tagged_ids(&sql, viewer, others).await? {
             match kind.as_str() {
                 "f" => rel.followed.insert(id),
                 "b" => rel.blocked.insert(id),

@@ -186,6 +186,9 @@ impl Db {
             queue_fan_out(&mut tx, s.id, s.account_id, false).await?;
         }
         insert_notifications(&mut tx, &s.notifications).await?;
+        if let Some(update) = &s.conversation {
+            crate::conversations::record_message(&mut tx, s.id, s.account_id, update).await?;
+        }
         tx.commit().await?;
         // The row is exactly what was inserted: no need to read it back.
         Ok(StatusRecord {

@@ -2,7 +2,9 @@
 
 mod accounts;
 mod apps;
+mod conversations;
 mod instance;
+mod lists;
 mod notifications;
 mod oauth;
 mod statuses;
@@ -18,7 +20,9 @@ pub(crate) fn routes() -> Router<Starling> {
     Router::new()
         .merge(accounts::routes())
         .merge(apps::routes())
+        .merge(conversations::routes())
         .merge(instance::routes())
+        .merge(lists::routes())
         .merge(notifications::routes())
         .merge(oauth::routes())
         .merge(statuses::routes())
