@@ -417,3 +417,25 @@ mod tests {
         assert_eq!(iso_date(1_704_110_400_123), "2024-01-01");
     }
 }
+
+/// Mastodon's Tag entity as the tag endpoints return it.
+#[derive(Debug, Serialize)]
+pub struct TagInfo {
+    name: String,
+    url: String,
+    history: Vec<()>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    following: Option<bool>,
+}
+
+impl TagInfo {
+    /// Converts a hashtag view.
+    pub fn from_view(t: &starling_service::tags::TagView, s: &Settings) -> Self {
+        Self {
+            url: format!("{}/tags/{}", s.base_url(), t.name),
+            name: t.name.clone(),
+            history: Vec::new(),
+            following: t.following,
+        }
+    }
+}

@@ -7,5 +7,6 @@ pub mod account;
 pub mod id;
 pub mod list;
 pub mod scope;
+pub mod tag;
 pub mod text;
 pub mod visibility;

@@ -15,6 +15,7 @@ pub mod notifications;
 pub mod seed;
 pub mod social;
 pub mod statuses;
+pub mod tags;
 mod throttle;
 pub mod timelines;
 pub mod views;

@@ -12,6 +12,7 @@ use starling_domain::id::now_millis;
 use starling_domain::list::{LISTS_MAX, ListError, ListTitle, RepliesPolicy, ReplyTo};
 use starling_domain::visibility::Visibility;
 use starling_store::lists::ListUpdate;
+use starling_store::tags::HomeContext;
 use starling_store::{AccountRecord, Page, StatusRecord};
 use std::collections::HashSet;
 
@@ -204,8 +205,8 @@ impl Starling {
 pub(crate) enum Sieve {
     /// Nothing beyond visibility.
     Nothing,
-    /// Home: posts by members of the owner's exclusive lists.
-    HideAuthors(HashSet<i64>),
+    /// Home: leaves out members of the owner's exclusive lists, merges followed hashtags.
+    Home(HomeContext),
     /// A list timeline: direct posts, and replies its policy does not show.
     List {
         list_id: i64,
@@ -235,8 +236,8 @@ fn reply_to(
 
 impl Starling {
     /// The [`Sieve`] for reading `tl` as `viewer`. A list timeline of someone else's list
-    /// is 404. For home this is the one extra query of the hot path (an indexed probe of
-    /// the owner's lists that finds nothing for most accounts).
+    /// is 404. For home this is the one extra query of the hot path (indexed probes of the
+    /// owner's lists and followed hashtags, finding nothing for most accounts).
     pub(crate) async fn sieve(
         &self,
         viewer: Option<&AccountRecord>,
@@ -244,11 +245,11 @@ impl Starling {
     ) -> Result<Sieve> {
         Ok(match (tl, viewer) {
             (Timeline::Home, Some(me)) => {
-                let hidden = self.db().exclusive_list_members(me.id).await?;
-                if hidden.is_empty() {
+                let context = self.db().home_context(me.id).await?;
+                if context.hidden_authors.is_empty() && context.followed_tags.is_empty() {
                     Sieve::Nothing
                 } else {
-                    Sieve::HideAuthors(hidden)
+                    Sieve::Home(context)
                 }
             }
             (Timeline::List(id), Some(me)) => {
@@ -274,7 +275,7 @@ impl Starling {
     ) -> Result<Vec<StatusRecord>> {
         match sieve {
             Sieve::Nothing => {}
-            Sieve::HideAuthors(hidden) => raw.retain(|s| !hidden.contains(&s.account_id)),
+            Sieve::Home(context) => raw.retain(|s| !context.hidden_authors.contains(&s.account_id)),
             Sieve::List {
                 list_id,
                 owner,

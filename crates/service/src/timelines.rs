@@ -1,6 +1,7 @@
 //! Timelines: home, list, network, hashtag and account timelines, visibility-filtered
 //! and paginated with cursors a client can follow.
 
+use crate::lists::Sieve;
 use crate::views::StatusView;
 use crate::{Result, Starling};
 use starling_store::timelines::AccountTimelineFilter;
@@ -56,11 +57,12 @@ impl Starling {
         &self,
         viewer: Option<&AccountRecord>,
         tl: &Timeline,
+        followed_tags: &[String],
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
         Ok(match tl {
             Timeline::Home => match viewer {
-                Some(v) => self.db().home_timeline(v.id, page).await?,
+                Some(v) => self.db().home_timeline(v.id, followed_tags, page).await?,
                 None => Vec::new(),
             },
             Timeline::Public => self.db().public_timeline(page).await?,
@@ -88,13 +90,17 @@ impl Starling {
         // Exclusive lists (home) and the list itself (list timeline; 404 if not the
         // viewer's) are looked up once, not per round.
         let sieve = self.sieve(viewer, &tl).await?;
+        let followed_tags: &[String] = match &sieve {
+            Sieve::Home(context) => &context.followed_tags,
+            _ => &[],
+        };
         let hide_muted = !matches!(tl, Timeline::Account(..));
         let want = page.limit.max(0) as usize;
         let mut cursor = page;
         let mut kept: Vec<StatusView> = Vec::new();
         let (mut newest_raw, mut oldest_raw) = (None, None);
         for _ in 0..MAX_ROUNDS {
-            let raw = self.fetch_raw(viewer, &tl, &cursor).await?;
+            let raw = self.fetch_raw(viewer, &tl, followed_tags, &cursor).await?;
             let full = raw.len() >= cursor.limit.max(1) as usize;
             let Some(last) = raw.last().map(|s| s.id) else {
                 break;
@@ -104,7 +110,7 @@ impl Starling {
             let raw = self.sift(&sieve, raw).await?;
             let views = match (&tl, viewer) {
                 (Timeline::Home | Timeline::List(_), Some(me)) => {
-                    self.present_home(me, raw).await?
+                    self.present_home(me, raw, followed_tags).await?
                 }
                 _ => self.present(viewer, raw, hide_muted).await?,
             };

@@ -79,15 +79,17 @@ impl Starling {
             .await
     }
 
-    /// Like [`Starling::present`] for a home timeline: also leaves out posts whose author
-    /// the viewer no longer follows (a feed row may outlive a follow for a moment).
+    /// Like [`Starling::present`] for a home (or list) timeline: also leaves out posts
+    /// that no longer belong there — an author the viewer no longer follows (a feed row
+    /// may outlive a follow for a moment) unless the post carries a followed hashtag.
     pub(crate) async fn present_home(
         &self,
         me: &AccountRecord,
         statuses: Vec<StatusRecord>,
+        followed_tags: &[String],
     ) -> Result<Vec<StatusView>> {
         self.present_where(Some(me), statuses, |b, s| {
-            b.sees(s, true) && b.belongs_in_home(s, me.id)
+            b.sees(s, true) && b.belongs_in_home(s, me.id, followed_tags)
         })
         .await
     }

@@ -45,12 +45,22 @@ impl Batch {
         may_see(&post, &viewer) && !(hide_muted && self.relations.muted.contains(&s.account_id))
     }
 
-    /// Whether a post belongs in `me`'s home: their own, by an account they follow, or a
-    /// direct post to them.
-    pub(crate) fn belongs_in_home(&self, s: &StatusRecord, me: i64) -> bool {
+    /// Whether a post belongs in `me`'s home: their own, by an account they follow, a
+    /// direct post to them, or a public or unlisted post with a hashtag they follow.
+    pub(crate) fn belongs_in_home(
+        &self,
+        s: &StatusRecord,
+        me: i64,
+        followed_tags: &[String],
+    ) -> bool {
         s.account_id == me
             || self.relations.followed.contains(&s.account_id)
             || (s.visibility == Visibility::Direct.as_str() && self.mentions.contains(&(s.id, me)))
+            || (matches!(s.visibility.as_str(), "public" | "unlisted")
+                && self
+                    .tags
+                    .iter()
+                    .any(|(id, tag)| *id == s.id && followed_tags.contains(tag)))
     }
 
     /// Whether the viewer may see a post; a reblog needs its original to be visible too.

@@ -18,6 +18,7 @@ mod records;
 pub mod seed;
 pub mod social;
 mod statuses;
+pub mod tags;
 pub mod timelines;
 
 pub use db::{Backend, Db};

@@ -273,17 +273,4 @@ impl Db {
             .map(|(id,)| id)
             .collect())
     }
-
-    /// Members of `owner`'s exclusive lists, whose posts stay out of the owner's home:
-    /// one indexed probe of the owner's lists, empty when none is exclusive.
-    pub async fn exclusive_list_members(&self, owner: i64) -> Result<HashSet<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT la.account_id FROM lists l JOIN list_accounts la ON la.list_id = l.id \
-             WHERE l.account_id = $1 AND l.exclusive = 1",
-        )
-        .bind(owner)
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
 }

@@ -40,8 +40,16 @@ impl Db {
     /// celebrity accounts (never fanned out) are read from each one's own index and
     /// merged in. Each part is an index range scan bounded by the page, so the cost does
     /// not depend on how long ago the followed accounts last posted.
-    pub async fn home_timeline(&self, account_id: i64, page: &Page) -> Result<Vec<StatusRecord>> {
-        self.feed_timeline(account_id, None, page).await
+    /// Posts with a hashtag in `followed_tags` are merged in the same way, from the
+    /// hashtag's own index.
+    pub async fn home_timeline(
+        &self,
+        account_id: i64,
+        followed_tags: &[String],
+        page: &Page,
+    ) -> Result<Vec<StatusRecord>> {
+        self.feed_timeline(account_id, None, followed_tags, page)
+            .await
     }
 
     /// A page of list `list_id`'s timeline for its owner, before visibility filtering:
@@ -55,7 +63,7 @@ impl Db {
         list_id: i64,
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
-        self.feed_timeline(owner, Some(list_id), page).await
+        self.feed_timeline(owner, Some(list_id), &[], page).await
     }
 
     /// The home timeline of `account_id`, optionally restricted to a list's members.
@@ -63,6 +71,7 @@ impl Db {
         &self,
         account_id: i64,
         list: Option<i64>,
+        tags: &[String],
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
         let mut args = vec![Arg::I(account_id)];
@@ -127,6 +136,9 @@ impl Db {
                 self.paged(sql, "s.id", vec![Arg::I(celebrity)], page)
                     .await?,
             );
+        }
+        for tag in tags {
+            all.extend(self.tag_timeline(tag, page).await?);
         }
         all.sort_by_key(|s| std::cmp::Reverse(s.id));
         all.dedup_by_key(|s| s.id);

@@ -8,6 +8,7 @@ mod lists;
 mod notifications;
 mod oauth;
 mod statuses;
+mod tags;
 mod timelines;
 
 use crate::error::ApiError;
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<Starling> {
         .merge(notifications::routes())
         .merge(oauth::routes())
         .merge(statuses::routes())
+        .merge(tags::routes())
         .merge(timelines::routes())
 }
 

@@ -1,0 +1,100 @@
+//! Followed hashtags, and what a home timeline needs to know about its reader before
+//! reading (exclusive-list members to leave out, hashtags to merge in).
+
+use crate::db::{Arg, bind_all};
+use crate::records::Listed;
+use crate::{Db, Page, Result};
+use sqlx::Row;
+use std::collections::HashSet;
+
+/// What shapes one reader's home timeline besides the people they follow.
+#[derive(Debug, Clone, Default)]
+pub struct HomeContext {
+    /// Members of the reader's exclusive lists: their posts stay out of home.
+    pub hidden_authors: HashSet<i64>,
+    /// Hashtags the reader follows (normalised): their posts join home.
+    pub followed_tags: Vec<String>,
+}
+
+impl Db {
+    /// Follows a (normalised) hashtag; following twice is fine.
+    pub async fn follow_tag(&self, id: i64, account_id: i64, tag: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tag_follows (id, account_id, tag) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, tag) DO NOTHING",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(tag)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Stops following a hashtag; not following it is fine.
+    pub async fn unfollow_tag(&self, account_id: i64, tag: &str) -> Result<()> {
+        sqlx::query("DELETE FROM tag_follows WHERE account_id = $1 AND tag = $2")
+            .bind(account_id)
+            .bind(tag)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `account_id` follows `tag`.
+    pub async fn follows_tag(&self, account_id: i64, tag: &str) -> Result<bool> {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT id FROM tag_follows WHERE account_id = $1 AND tag = $2")
+                .bind(account_id)
+                .bind(tag)
+                .fetch_optional(&self.reader)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    /// A page of the hashtags `account_id` follows, most recently followed first.
+    pub async fn followed_tags(&self, account_id: i64, page: &Page) -> Result<Vec<Listed<String>>> {
+        let mut sql = String::from("SELECT id, tag FROM tag_follows WHERE account_id = $1");
+        let mut args = vec![Arg::I(account_id)];
+        let order = page.apply(&mut sql, "id", &mut args);
+        sql.push_str(&order);
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(Listed {
+                    cursor: r.try_get("id")?,
+                    item: r.try_get("tag")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page.finish(items))
+    }
+
+    /// The reader's exclusive-list members and followed hashtags, in one query: the one
+    /// lookup a home read makes before fetching its page.
+    pub async fn home_context(&self, owner: i64) -> Result<HomeContext> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT 'a', CAST(la.account_id AS TEXT) FROM lists l \
+             JOIN list_accounts la ON la.list_id = l.id \
+             WHERE l.account_id = $1 AND l.exclusive = 1 \
+             UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1",
+        )
+        .bind(owner)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut context = HomeContext::default();
+        for (kind, value) in rows {
+            if kind == "a" {
+                if let Ok(id) = value.parse() {
+                    context.hidden_authors.insert(id);
+                }
+            } else {
+                context.followed_tags.push(value);
+            }
+        }
+        Ok(context)
+    }
+}
