@@ -65,7 +65,8 @@ impl PageParams {
 /// keeping the request's other query parameters, with absolute URLs on `base_url`.
 pub fn link_header<T>(base_url: &str, uri: &Uri, paged: &Paged<T>) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    if paged.items.is_empty() {
+    // A page that filtering left empty still links onwards when more may follow.
+    if paged.items.is_empty() && paged.next_max_id.is_none() {
         return headers;
     }
     let kept: Vec<(String, String)> = uri

@@ -18,7 +18,7 @@ use starling_service::Starling;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tower::{Layer as _, ServiceBuilder};
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnRequest, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 /// Serves the API for `app` on `listener` until `shutdown` resolves, lets requests in
@@ -40,7 +40,10 @@ pub async fn run(
         .map_response(|response: Response<_>| response.map(Body::new))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::DEBUG))
+                // The span names the path only: a query string may carry `access_token`.
+                .make_span_with(|request: &Request| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                })
                 .on_request(DefaultOnRequest::new().level(Level::DEBUG))
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )

@@ -181,6 +181,13 @@ impl Starling {
         me: &AccountRecord,
         c: ProfileChanges,
     ) -> Result<AccountRecord> {
+        if c.locked == Some(true) {
+            // Follow requests do not exist yet: a locked account would look protected to
+            // clients while anyone could still follow it and read its followers-only posts.
+            return Err(ServiceError::invalid(
+                "locked accounts are not supported yet: follow requests need approval first",
+            ));
+        }
         if let Some(n) = &c.display_name {
             check_display_name(n).map_err(invalid)?;
         }

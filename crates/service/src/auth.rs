@@ -347,10 +347,8 @@ impl Starling {
         let app = self.app_by_client_id(client_id).await?;
         self.check_redirect(&app, redirect_uri)?;
         let scopes = Self::requested_scopes(&app, scope)?;
-        if let Some(method) = code_challenge_method
-            && code_challenge.is_some()
-            && method != "S256"
-        {
+        // PKCE's default method is `plain`, which is not supported: S256 must be named.
+        if code_challenge.is_some() && code_challenge_method != Some("S256") {
             return Err(ServiceError::BadRequest(
                 "code_challenge_method must be S256".into(),
             ));
@@ -404,7 +402,8 @@ impl Starling {
         };
         if record.app_id != app.id
             || record.expires_at < now_millis()
-            || redirect_uri.is_some_and(|r| r != record.redirect_uri)
+            // RFC 6749 §4.1.3: the redirect URI of the request must be sent again.
+            || redirect_uri != Some(record.redirect_uri.as_str())
         {
             return Err(invalid_grant());
         }

@@ -168,11 +168,14 @@ impl Starling {
 
     /// `POST /api/v1/statuses/:id/unreblog`: returns the original.
     pub async fn unreblog(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
-        let original = self.mark_target(me, id).await?;
-        if let Some(wrapper) = self.db().reblog_of(me.id, original.id).await? {
+        // Ownership, not visibility, decides: someone the original's author blocked after
+        // the reblog must still be able to take their reblog back.
+        let status = self.db().status(id).await?;
+        let original = status.reblog_of_id.unwrap_or(status.id);
+        if let Some(wrapper) = self.db().reblog_of(me.id, original).await? {
             self.db().delete_status(wrapper.id).await?;
         }
-        self.status(Some(me), original.id).await
+        self.status(Some(me), original).await
     }
 
     /// `GET /api/v1/statuses/:id/favourited_by` or `reblogged_by`.

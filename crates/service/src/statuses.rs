@@ -239,13 +239,15 @@ impl Starling {
 
     /// `DELETE /api/v1/statuses/:id`: only the author; returns the post as it was.
     pub async fn delete_status(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
-        let status = self.visible_status(Some(me), id).await?;
+        // Ownership, not visibility, decides: a reblog of a post whose author has since
+        // blocked the reblogger is no longer visible to them, but is still theirs to delete.
+        let status = self.db().status(id).await?;
         if status.account_id != me.id {
             return Err(ServiceError::NotFound);
         }
-        let view = self.one_view(Some(me), status).await?;
+        let view = self.one_view(Some(me), status).await;
         self.db().delete_status(id).await?;
-        Ok(view)
+        view
     }
 
     /// `PUT /api/v1/statuses/:id`: the author edits text, warning or sensitivity.
@@ -270,6 +272,7 @@ impl Starling {
         let edited = self
             .db()
             .edit_status(StatusEdit {
+                original_version_id: self.next_id(),
                 edit_id: self.next_id(),
                 status_id: id,
                 text: edit.text,

@@ -149,7 +149,8 @@ impl Db {
             .join(", ");
         let mut sql = if reblogs {
             format!(
-                "SELECT x.id AS cursor, {cols} FROM statuses x JOIN accounts a ON a.id = x.account_id WHERE x.reblog_of_id = $1"
+                "SELECT x.id AS cursor, {cols} FROM statuses x JOIN accounts a ON a.id = x.account_id WHERE x.reblog_of_id = $1 \
+                 AND x.visibility IN ('public', 'unlisted')"
             )
         } else {
             format!(

@@ -238,6 +238,8 @@ pub struct NewStatus {
 #[derive(Debug, Clone)]
 pub struct StatusEdit {
     pub edit_id: i64,
+    /// Id for the original version, recorded at the first edit.
+    pub original_version_id: i64,
     pub status_id: i64,
     pub text: String,
     pub content: String,

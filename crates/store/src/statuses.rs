@@ -127,26 +127,31 @@ impl Db {
     pub async fn create_status(&self, s: NewStatus) -> Result<StatusRecord> {
         let mut tx = self.writer.begin().await?;
         if let Some(key) = &s.idempotency_key {
-            let prior: Option<(i64,)> = sqlx::query_as(
-                "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
-            )
-            .bind(s.account_id)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some((id,)) = prior {
-                drop(tx);
-                return self.status(id).await;
-            }
-            sqlx::query(
-                "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4)",
+            // Claim the key first: a retry arriving while the first request is still in
+            // flight waits for it here (PostgreSQL) and then finds the key taken.
+            let claimed = sqlx::query(
+                "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (account_id, key) DO NOTHING",
             )
             .bind(s.account_id)
             .bind(key)
             .bind(s.id)
             .bind(s.created_at)
             .execute(&mut *tx)
-            .await?;
+            .await?
+            .rows_affected()
+                > 0;
+            if !claimed {
+                drop(tx);
+                let (id,): (i64,) = sqlx::query_as(
+                    "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+                )
+                .bind(s.account_id)
+                .bind(key)
+                .fetch_one(&self.writer)
+                .await?;
+                return self.status(id).await;
+            }
         }
         sqlx::query(
             "INSERT INTO statuses (id, account_id, text, content, spoiler_text, sensitive, visibility, language, \
@@ -239,19 +244,9 @@ impl Db {
     ) -> Result<StatusRecord> {
         let original = wrapper.reblog_of_id.ok_or(StoreError::NotFound)?;
         let mut tx = self.writer.begin().await?;
-        let exists: Option<(i64,)> =
-            sqlx::query_as("SELECT id FROM statuses WHERE reblog_of_id = $1 AND account_id = $2")
-                .bind(original)
-                .bind(wrapper.account_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some((id,)) = exists {
-            drop(tx);
-            return self.status(id).await;
-        }
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO statuses (id, account_id, text, content, visibility, reblog_of_id, app_id, created_at) \
-             VALUES ($1, $2, '', '', $3, $4, $5, $6)",
+             VALUES ($1, $2, '', '', $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(wrapper.id)
         .bind(wrapper.account_id)
@@ -260,7 +255,17 @@ impl Db {
         .bind(wrapper.app_id)
         .bind(wrapper.created_at)
         .execute(&mut *tx)
-        .await?;
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            // Already reblogged (the unique index decides, even between simultaneous
+            // requests): return the existing reblog.
+            drop(tx);
+            return self
+                .reblog_of(wrapper.account_id, original)
+                .await?
+                .ok_or(StoreError::NotFound);
+        }
         sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1")
             .bind(original)
             .execute(&mut *tx)
@@ -293,10 +298,17 @@ impl Db {
     pub async fn delete_status(&self, id: i64) -> Result<StatusRecord> {
         let status = self.status(id).await?;
         let mut tx = self.writer.begin().await?;
-        sqlx::query("DELETE FROM notifications WHERE status_id IN (SELECT id FROM statuses WHERE reblog_of_id = $1)")
-            .bind(id)
+        if let Some(original) = status.reblog_of_id {
+            // Undoing a reblog takes back its notification (notifications about the
+            // deleted post itself go with it through their foreign key).
+            sqlx::query(
+                "DELETE FROM notifications WHERE kind = 'reblog' AND from_account_id = $1 AND status_id = $2",
+            )
+            .bind(status.account_id)
+            .bind(original)
             .execute(&mut *tx)
             .await?;
+        }
         // Reblog wrappers vanish with the original: keep their authors' counters right.
         sqlx::query(
             "UPDATE accounts SET statuses_count = statuses_count - 1 \
@@ -346,7 +358,7 @@ impl Db {
                 "INSERT INTO status_edits (id, status_id, text, content, spoiler_text, sensitive, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
-            .bind(e.edit_id - 1)
+            .bind(e.original_version_id)
             .bind(e.status_id)
             .bind(&before.text)
             .bind(&before.content)

@@ -94,7 +94,8 @@ impl Db {
         // are read in one statement: with two, the worker could move a post from the queue
         // to the feed between them and the post would be missed.
         let mut feed = format!(
-            "SELECT f.status_id AS sid FROM home_feed f WHERE f.account_id = $1{}",
+            "SELECT f.status_id AS sid FROM home_feed f JOIN statuses st ON st.id = f.status_id \
+             WHERE f.account_id = $1{}",
             only_members("f.author_id")
         );
         let order = page.apply(&mut feed, "f.status_id", &mut args);
