@@ -212,7 +212,8 @@ impl Status {
             favourites_count: st.favourites_count,
             edited_at: st.edited_at.map(iso_time),
             favourited: v.favourited,
-            reblogged: v.reblogged || (st.reblog_of_id.is_some() && v.reblog.is_some()),
+            // A reblog wrapper says whether the viewer reblogged the post it wraps.
+            reblogged: v.reblog.as_ref().map_or(v.reblogged, |r| r.reblogged),
             muted: false,
             bookmarked: v.bookmarked,
             pinned: v.pinned,

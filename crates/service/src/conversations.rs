@@ -126,16 +126,12 @@ impl Starling {
         let want = page.limit.max(0) as usize;
         let mut cursor = page;
         let mut kept: Vec<ConversationView> = Vec::new();
-        let (mut newest_raw, mut oldest_raw) = (None, None);
         for _ in 0..MAX_ROUNDS {
             let rows = self.db().conversations(me.id, &cursor).await?;
             let full = rows.len() >= cursor.limit.max(1) as usize;
-            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+            let Some(last) = rows.last().map(|r| r.last_status_id) else {
                 break;
             };
-            newest_raw.get_or_insert(first.last_status_id);
-            let last = last.last_status_id;
-            oldest_raw = Some(last);
             kept.extend(
                 self.present_conversations(me, rows)
                     .await?
@@ -148,14 +144,11 @@ impl Starling {
             }
             cursor.max_id = Some(last);
         }
-        let truncated = kept.len() > want;
         kept.truncate(want);
-        let next_max_id = if truncated {
-            kept.last().map(|c| c.record.last_status_id)
-        } else {
-            oldest_raw
-        };
-        let prev_min_id = kept.first().map(|c| c.record.last_status_id).or(newest_raw);
+        // Cursors name only messages the reader sees: the id of a hidden one would tell
+        // them it exists.
+        let next_max_id = kept.last().map(|c| c.record.last_status_id);
+        let prev_min_id = kept.first().map(|c| c.record.last_status_id);
         Ok(Paged {
             items: kept,
             next_max_id,

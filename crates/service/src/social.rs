@@ -140,7 +140,22 @@ impl Starling {
         me: &AccountRecord,
         ids: &[i64],
     ) -> Result<Vec<RelationshipRecord>> {
-        Ok(self.db().relationships(me.id, ids).await?)
+        // Unknown and deactivated accounts get no entry, so a relationship never reveals
+        // what their profile (404) hides.
+        let active: std::collections::HashSet<i64> = self
+            .db()
+            .accounts(ids)
+            .await?
+            .into_iter()
+            .filter(|a| a.deactivated_at.is_none())
+            .map(|a| a.id)
+            .collect();
+        let ids: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| active.contains(id))
+            .collect();
+        Ok(self.db().relationships(me.id, &ids).await?)
     }
 
     /// Followers or followees of an account (public lists), or the viewer's own blocks and mutes.

@@ -9,6 +9,8 @@ use starling_store::{AccountRecord, Page, StatusRecord};
 
 /// Most rounds of fetching when visibility filtering leaves a page short.
 const MAX_ROUNDS: usize = 5;
+/// Most rounds of fetching while filtering has left the page empty.
+const MAX_EMPTY_ROUNDS: usize = 25;
 /// Posts of a newly followed account copied into the follower's home.
 pub(crate) const FOLLOW_BACKFILL: i64 = 40;
 
@@ -98,15 +100,12 @@ impl Starling {
         let want = page.limit.max(0) as usize;
         let mut cursor = page;
         let mut kept: Vec<StatusView> = Vec::new();
-        let (mut newest_raw, mut oldest_raw) = (None, None);
-        for _ in 0..MAX_ROUNDS {
+        for round in 0.. {
             let raw = self.fetch_raw(viewer, &tl, followed_tags, &cursor).await?;
             let full = raw.len() >= cursor.limit.max(1) as usize;
             let Some(last) = raw.last().map(|s| s.id) else {
                 break;
             };
-            newest_raw.get_or_insert(raw[0].id);
-            oldest_raw = Some(last);
             let raw = self.sift(&sieve, raw).await?;
             let views = match (&tl, viewer) {
                 (Timeline::Home | Timeline::List(_), Some(me)) => {
@@ -116,19 +115,28 @@ impl Starling {
             };
             kept.extend(views);
             // Only the backwards direction can be continued without skipping posts.
-            if kept.len() >= want || !full || page.min_id.is_some() || page.since_id.is_some() {
+            // A page left empty by filtering keeps looking longer: an empty page would
+            // end the client's pagination.
+            let rounds = if kept.is_empty() {
+                MAX_EMPTY_ROUNDS
+            } else {
+                MAX_ROUNDS
+            };
+            if kept.len() >= want
+                || !full
+                || page.min_id.is_some()
+                || page.since_id.is_some()
+                || round + 1 >= rounds
+            {
                 break;
             }
             cursor.max_id = Some(last);
         }
-        let truncated = kept.len() > want;
         kept.truncate(want);
-        let next_max_id = if truncated {
-            kept.last().map(|v| v.status.id)
-        } else {
-            oldest_raw
-        };
-        let prev_min_id = kept.first().map(|v| v.status.id).or(newest_raw);
+        // Cursors are the ids of returned posts only: an id of a post the viewer may not
+        // see would tell them it exists (and when it was written).
+        let next_max_id = kept.last().map(|v| v.status.id);
+        let prev_min_id = kept.first().map(|v| v.status.id);
         Ok(Paged {
             items: kept,
             next_max_id,

@@ -49,7 +49,9 @@ fn build(batch: &Batch, marks: &ViewerMarks, s: &StatusRecord) -> Option<StatusV
             .mentions
             .iter()
             .filter(|(sid, _)| *sid == s.id)
-            .filter_map(|(_, a)| batch.accounts.get(a).cloned())
+            .filter_map(|(_, a)| batch.accounts.get(a))
+            .filter(|a| a.deactivated_at.is_none())
+            .cloned()
             .collect(),
         tags: batch
             .tags
