@@ -12,7 +12,7 @@
 use crate::timelines::Paged;
 use crate::views::StatusView;
 use crate::{Result, ServiceError, Starling};
-use starling_domain::text::extract_mentions;
+use starling_domain::text::{extract_local_mentions, extract_mentions};
 use starling_domain::visibility::Visibility;
 use starling_store::conversations::{ConversationRecord, NewConversationUpdate};
 use starling_store::{AccountRecord, Page, StatusRecord};
@@ -46,7 +46,13 @@ impl Starling {
         author: &AccountRecord,
         text: &str,
     ) -> Result<()> {
-        let names: Vec<String> = extract_mentions(text)
+        let local = extract_local_mentions(text, &self.settings().host());
+        if local.len() < extract_mentions(text).len() {
+            return Err(ServiceError::invalid(
+                "Validation failed: a direct post can only mention accounts of this network",
+            ));
+        }
+        let names: Vec<String> = local
             .into_iter()
             .filter(|n| !n.eq_ignore_ascii_case(&author.username))
             .collect();

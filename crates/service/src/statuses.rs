@@ -4,7 +4,9 @@ use crate::auth::Principal;
 use crate::views::StatusView;
 use crate::{Result, ServiceError, Starling};
 use starling_domain::id::now_millis;
-use starling_domain::text::{extract_hashtags, extract_mentions, render_html, validate_post_text};
+use starling_domain::text::{
+    extract_hashtags, extract_local_mentions, render_html, validate_post_text,
+};
 use starling_domain::visibility::Visibility;
 use starling_store::{
     AccountRecord, EditRecord, NewNotification, NewStatus, StatusEdit, StatusRecord,
@@ -55,7 +57,7 @@ impl Starling {
                 "Validation failed: spoiler_text must be at most {SPOILER_MAX} characters"
             )));
         }
-        let names = extract_mentions(text);
+        let names = extract_local_mentions(text, &self.settings().host());
         let found = self.db().accounts_by_usernames(&names).await?;
         let active: Vec<AccountRecord> = found
             .into_iter()

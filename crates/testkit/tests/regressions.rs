@@ -294,3 +294,33 @@ async fn code_exchange_requires_the_redirect_uri_and_s256() {
             .contains("code_challenge_method must be S256")
     );
 }
+
+#[tokio::test]
+async fn mentions_of_other_hosts_never_reach_the_local_namesake() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let bob = app.sign_up("bob").await;
+    let r = app
+        .post_json(
+            "/api/v1/statuses",
+            Some(&ana),
+            json!({"status": "@bob@partner.example secret", "visibility": "direct"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let s = post(&app, &ana, json!({"status": "hello @bob@partner.example"})).await;
+    let shown = body(app.get(&format!("/api/v1/statuses/{s}"), None).await).await;
+    assert!(shown["mentions"].as_array().unwrap().is_empty(), "{shown}");
+    assert!(
+        body(app.get("/api/v1/notifications", Some(&bob)).await)
+            .await
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // The same name on this network's own host is the local account.
+    let host = app.base_url.trim_start_matches("http://").to_owned();
+    let s = post(&app, &ana, json!({"status": format!("hello @bob@{host}")})).await;
+    let shown = body(app.get(&format!("/api/v1/statuses/{s}"), None).await).await;
+    assert_eq!(shown["mentions"][0]["username"], "bob");
+}

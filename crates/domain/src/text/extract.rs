@@ -15,6 +15,21 @@ pub fn extract_mentions(text: &str) -> Vec<String> {
     }))
 }
 
+/// Like [`extract_mentions`], but only the mentions of local accounts: `@name`, or
+/// `@name@host` where `host` is `local_host` (compared without case or port). A mention
+/// of someone elsewhere must never reach the local account of the same name.
+#[must_use]
+pub fn extract_local_mentions(text: &str, local_host: &str) -> Vec<String> {
+    let bare = |h: &str| h.split(':').next().unwrap_or(h).to_ascii_lowercase();
+    let local = bare(local_host);
+    dedup_lowercase(tokenize(text).into_iter().filter_map(|token| match token {
+        Token::Mention { name, host, .. } if host.is_none_or(|h| bare(h) == local) => {
+            Some(name.to_ascii_lowercase())
+        }
+        _ => None,
+    }))
+}
+
 /// Hashtags written `#tag`, normalised to lowercase, deduplicated, in order of first appearance.
 /// A tag is Unicode letters, marks, digits and `_`, containing at least one non-digit; not inside URLs, not after a word character (so `a#b` and `https://x/#frag` are not tags).
 #[must_use]
@@ -156,5 +171,19 @@ mod tests {
                 prop_assert!(!tag.contains(['#', '@', ' ']));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod local_mention_tests {
+    use super::*;
+
+    #[test]
+    fn only_local_mentions_count() {
+        let text = "@Ana @bob@partner.example @cat@Starling.Example:8080 @dan@starling.example";
+        assert_eq!(
+            extract_local_mentions(text, "starling.example:8080"),
+            vec!["ana", "cat", "dan"]
+        );
     }
 }

@@ -10,6 +10,6 @@ mod length;
 mod render;
 mod scan;
 
-pub use extract::{extract_hashtags, extract_mentions, extract_urls};
+pub use extract::{extract_hashtags, extract_local_mentions, extract_mentions, extract_urls};
 pub use length::{TextError, URL_WEIGHT, post_length, validate_post_text};
 pub use render::render_html;
