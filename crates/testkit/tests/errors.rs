@@ -154,3 +154,22 @@ async fn instance_describes_the_network_for_clients() {
     let info: Value = app.get("/nodeinfo/2.0", None).await.json().await.unwrap();
     assert_eq!(info["software"]["name"], "starling");
 }
+
+#[tokio::test]
+async fn default_avatar_and_header_images_are_served() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let me: Value = app
+        .get("/api/v1/accounts/verify_credentials", Some(&ana))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for field in ["avatar", "header"] {
+        let url = me[field].as_str().unwrap();
+        let r = app.client.get(url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{url}");
+        assert_eq!(r.headers()["content-type"], "image/png");
+        assert!(r.bytes().await.unwrap().starts_with(b"\x89PNG"));
+    }
+}

@@ -5,6 +5,7 @@ mod apps;
 mod conversations;
 mod instance;
 mod lists;
+mod media;
 mod notifications;
 mod oauth;
 mod statuses;
@@ -24,6 +25,7 @@ pub(crate) fn routes() -> Router<Starling> {
         .merge(conversations::routes())
         .merge(instance::routes())
         .merge(lists::routes())
+        .merge(media::routes())
         .merge(notifications::routes())
         .merge(oauth::routes())
         .merge(statuses::routes())
