@@ -53,6 +53,11 @@ impl Batch {
         me: i64,
         followed_tags: &[String],
     ) -> bool {
+        // Reblogs by an account followed with `reblogs=false` stay out, however they got
+        // into the feed (backfill on follow, or before the setting changed).
+        if s.reblog_of_id.is_some() && self.relations.reblogs_hidden.contains(&s.account_id) {
+            return false;
+        }
         s.account_id == me
             || self.relations.followed.contains(&s.account_id)
             || (s.visibility == Visibility::Direct.as_str() && self.mentions.contains(&(s.id, me)))

@@ -402,6 +402,8 @@ pub struct ViewerRelations {
     pub blocked: HashSet<i64>,
     /// Accounts the viewer mutes.
     pub muted: HashSet<i64>,
+    /// Followed accounts whose reblogs the viewer asked not to see (`reblogs=false`).
+    pub reblogs_hidden: HashSet<i64>,
 }
 
 impl Db {
@@ -413,7 +415,8 @@ impl Db {
         }
         let list = placeholders(2, others.len());
         let sql = format!(
-            "SELECT target_id, 'f' FROM follows WHERE account_id = $1 AND target_id IN ({list}) \
+            "SELECT target_id, CASE WHEN show_reblogs = 1 THEN 'f' ELSE 'n' END FROM follows \
+             WHERE account_id = $1 AND target_id IN ({list}) \
              UNION ALL SELECT target_id, 'b' FROM blocks WHERE account_id = $1 AND target_id IN ({list}) \
              UNION ALL SELECT account_id, 'b' FROM blocks WHERE target_id = $1 AND account_id IN ({list}) \
              UNION ALL SELECT target_id, 'm' FROM mutes WHERE account_id = $1 AND target_id IN ({list})"
@@ -421,6 +424,10 @@ impl Db {
         for (id, kind) in self.tagged_ids(&sql, viewer, others).await? {
             match kind.as_str() {
                 "f" => rel.followed.insert(id),
+                "n" => {
+                    rel.reblogs_hidden.insert(id);
+                    rel.followed.insert(id)
+                }
                 "b" => rel.blocked.insert(id),
                 _ => rel.muted.insert(id),
             };

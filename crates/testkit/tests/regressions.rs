@@ -324,3 +324,52 @@ async fn mentions_of_other_hosts_never_reach_the_local_namesake() {
     let shown = body(app.get(&format!("/api/v1/statuses/{s}"), None).await).await;
     assert_eq!(shown["mentions"][0]["username"], "bob");
 }
+
+#[tokio::test]
+async fn reblogs_false_hides_reblogs_that_were_already_in_the_feed() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let cat = app.sign_up("cat").await;
+    let ben = app.sign_up("ben").await;
+    let cat_id = me(&app, &cat).await["id"].as_str().unwrap().to_owned();
+    let s = post(&app, &ana, json!({"status": "worth a boost"})).await;
+    let early = body(
+        app.post_json(
+            &format!("/api/v1/statuses/{s}/reblog"),
+            Some(&cat),
+            json!({}),
+        )
+        .await,
+    )
+    .await;
+    let own = post(&app, &cat, json!({"status": "cat's own"})).await;
+    // The follow's backfill copies cat's recent posts, the reblog included.
+    app.post_form(
+        &format!("/api/v1/accounts/{cat_id}/follow"),
+        Some(&ben),
+        &[("reblogs", "0")],
+    )
+    .await;
+    app.app.fan_out_queued().await.unwrap();
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/home", &ben).await,
+        vec![own.clone()]
+    );
+    // Turning reblogs back on shows it; off again hides it, though the row stays.
+    app.post_form(
+        &format!("/api/v1/accounts/{cat_id}/follow"),
+        Some(&ben),
+        &[("reblogs", "1")],
+    )
+    .await;
+    let early_id = early["id"].as_str().unwrap().to_owned();
+    let with = ids(&app, "/api/v1/timelines/home", &ben).await;
+    assert!(with.contains(&early_id), "{with:?}");
+    app.post_form(
+        &format!("/api/v1/accounts/{cat_id}/follow"),
+        Some(&ben),
+        &[("reblogs", "0")],
+    )
+    .await;
+    assert_eq!(ids(&app, "/api/v1/timelines/home", &ben).await, vec![own]);
+}
