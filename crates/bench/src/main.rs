@@ -27,6 +27,9 @@ use workload::{Load, Tokens};
 /// The share of failed requests above which a workload fails the run.
 const MAX_ERROR_RATE: f64 = 0.01;
 
+/// Unmeasured home reads before the first workload.
+const WARM_UP: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let plan = match cli.plan() {
@@ -124,6 +127,13 @@ fn run(plan: &Plan) -> anyhow::Result<bool> {
         plan.rng_seed,
     )?;
     let mut lines = Vec::new();
+    if plan.workloads.iter().any(|w| w.needs_tokens()) {
+        eprintln!(
+            "warming up: {:.1} s of home reads, not measured…",
+            WARM_UP.as_secs_f64()
+        );
+        runtime.block_on(load.warm_up(WARM_UP))?;
+    }
     for workload in &plan.workloads {
         eprintln!(
             "{}: {:.1} s, {} connections…",

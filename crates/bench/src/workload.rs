@@ -176,6 +176,33 @@ impl Load {
         })
     }
 
+    /// Reads home timelines for `duration` without recording anything, so measuring starts
+    /// with the server's and the operating system's caches warm, as a running server's
+    /// are (right after seeding, the first workload otherwise pays for cold caches).
+    pub async fn warm_up(&self, duration: Duration) -> anyhow::Result<()> {
+        let Some(tokens) = &self.tokens else {
+            return Ok(());
+        };
+        let warm = Self {
+            client: self.client.clone(),
+            tokens: Some(Arc::clone(tokens)),
+            instance_url: self.instance_url.clone(),
+            home_url: self.home_url.clone(),
+            statuses_url: self.statuses_url.clone(),
+            duration,
+            connections: self.connections,
+            rng_seed: self.rng_seed,
+        };
+        warm.closed_loop(
+            Op::Home,
+            self.connections,
+            Some(Arc::clone(tokens)),
+            !self.rng_seed,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Runs one workload for the configured duration; returns its line(s) of results.
     pub async fn run(&self, workload: Workload) -> anyhow::Result<Vec<Line>> {
         let tokens = match (workload.needs_tokens(), &self.tokens) {
