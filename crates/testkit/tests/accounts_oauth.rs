@@ -3,12 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use starling_testkit::{spawn_app, spawn_app_with};
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("JSON body")
-}
+use serde_json::json;
+use starling_testkit::{json_body as body, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn sign_up_gives_a_working_token_and_first_account_is_admin() {

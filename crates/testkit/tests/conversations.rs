@@ -6,12 +6,8 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use starling_testkit::{TestApp, spawn_app, spawn_app_with};
+use starling_testkit::{TestApp, json_body as body, spawn_app, spawn_app_with};
 use std::collections::HashSet;
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("JSON body")
-}
 
 async fn account_id(app: &TestApp, token: &str) -> String {
     body(

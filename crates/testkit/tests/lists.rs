@@ -7,11 +7,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use starling_testkit::{TestApp, spawn_app, spawn_app_with};
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("JSON body")
-}
+use starling_testkit::{TestApp, json_body as body, spawn_app, spawn_app_with};
 
 async fn ok(r: reqwest::Response, what: &str) -> Value {
     let status = r.status();

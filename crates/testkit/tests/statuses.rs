@@ -4,11 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use starling_testkit::{TestApp, spawn_app};
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("JSON body")
-}
+use starling_testkit::{TestApp, json_body as body, spawn_app};
 
 async fn post(app: &TestApp, token: &str, fields: Value) -> Value {
     let r = app.post_json("/api/v1/statuses", Some(token), fields).await;

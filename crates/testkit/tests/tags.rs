@@ -4,12 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use starling_testkit::{TestApp, spawn_app};
-
-async fn body(r: reqwest::Response) -> Value {
-    r.json().await.expect("JSON body")
-}
+use serde_json::json;
+use starling_testkit::{TestApp, json_body as body, spawn_app};
 
 async fn post(app: &TestApp, token: &str, text: &str, visibility: &str) -> String {
     let r = app
