@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 use starling_service::auth::IssuedToken;
+use starling_service::groups::GroupRecord;
 use starling_service::views::{NotificationView, StatusView};
 use starling_service::{AccountRecord, AppRecord, RelationshipRecord, Settings};
 use time::OffsetDateTime;
@@ -189,6 +190,29 @@ pub struct Status {
     emojis: Vec<()>,
     card: Option<()>,
     poll: Option<()>,
+    /// Starling: the group the post was written in.
+    group: Option<GroupRef>,
+}
+
+/// Starling: a group as named inside a status or a notification.
+#[derive(Debug, Serialize)]
+pub struct GroupRef {
+    id: String,
+    name: String,
+    visibility: String,
+    url: String,
+}
+
+impl GroupRef {
+    /// Converts a stored group.
+    pub fn from_record(g: &GroupRecord, s: &Settings) -> Self {
+        Self {
+            id: g.id.to_string(),
+            name: g.name.clone(),
+            visibility: g.visibility.clone(),
+            url: format!("{}/groups/{}", s.base_url(), g.id),
+        }
+    }
 }
 
 impl Status {
@@ -245,6 +269,7 @@ impl Status {
             emojis: Vec::new(),
             card: None,
             poll: None,
+            group: v.group.as_ref().map(|g| GroupRef::from_record(g, s)),
         }
     }
 
@@ -306,6 +331,9 @@ pub struct Notification {
     group_key: String,
     account: Account,
     status: Option<Status>,
+    /// Starling: the group a `group_request`, `group_invitation` or `group_approval` is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    group: Option<GroupRef>,
 }
 
 impl Notification {
@@ -318,6 +346,7 @@ impl Notification {
             group_key: format!("ungrouped-{}", n.notification.id),
             account: Account::from_record(&n.account, s),
             status: n.status.as_ref().map(|v| Status::from_view(v, s)),
+            group: n.group.as_ref().map(|g| GroupRef::from_record(g, s)),
         }
     }
 }

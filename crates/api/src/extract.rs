@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
+use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use starling_service::Starling;
 use starling_service::auth::Principal;
@@ -214,4 +215,35 @@ pub fn flex_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error>
 /// Parses an id from a path segment; anything else is 404, as an unknown id would be.
 pub fn path_id(s: &str) -> Result<i64, ApiError> {
     starling_domain::id::parse_id(s).ok_or_else(ApiError::not_found)
+}
+
+/// An id sent as a string or a number (JSON), or as a form value.
+#[derive(Debug, Deserialize)]
+pub(crate) struct AnyId(#[serde(deserialize_with = "flex_id")] Option<i64>);
+
+/// `account_ids[]=…` (forms; one id may come as `account_ids=…`) or
+/// `{"account_ids": […]}` (JSON, ids as strings or numbers).
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AccountIds {
+    #[serde(rename = "account_ids[]", default)]
+    bracketed: Vec<AnyId>,
+    #[serde(default)]
+    account_ids: Vec<AnyId>,
+}
+
+impl AccountIds {
+    /// The ids of the body and of the query string together: Mastodon (Rails) reads
+    /// both, and some clients put a DELETE's parameters in the query.
+    pub(crate) fn ids(self, query: Self) -> Vec<i64> {
+        [
+            self.bracketed,
+            self.account_ids,
+            query.bracketed,
+            query.account_ids,
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|AnyId(id)| id)
+        .collect()
+    }
 }

@@ -1,8 +1,15 @@
 //! Who may see a post: the one visibility rule every read path applies.
 //!
-//! The service layer loads the facts (follows, mentions, blocks) for a viewer and a batch
-//! of posts, then asks [`may_see`]; nothing else in Starling decides visibility.
+//! The service layer loads the facts (follows, mentions, blocks, group memberships) for a
+//! viewer and a batch of posts, then asks [`may_see`]; nothing else in Starling decides
+//! visibility.
+//!
+//! A post in a group has the group as its audience: a public group's posts are readable
+//! by everyone, a private group's by its members only — whatever else holds (a mention,
+//! a follow). A group role adds nothing to reading, and neither does being a network
+//! administrator: private conversations stay private from the people running the server.
 
+use crate::group::GroupVisibility;
 use thiserror::Error;
 
 /// A post's audience, as Mastodon names it.
@@ -60,6 +67,8 @@ pub struct PostFacts {
     pub visibility: Visibility,
     /// Whether the author's account is deactivated.
     pub author_deactivated: bool,
+    /// The visibility of the group the post was written in, if any.
+    pub group: Option<GroupVisibility>,
 }
 
 /// The facts about one viewer's relation to one post's author.
@@ -73,6 +82,8 @@ pub struct ViewerFacts {
     pub mentioned: bool,
     /// The viewer blocks the author or the author blocks the viewer.
     pub blocked: bool,
+    /// The viewer is a member (of any role) of the post's group.
+    pub group_member: bool,
 }
 
 /// Whether a viewer may see a post.
@@ -82,6 +93,11 @@ pub fn may_see(post: &PostFacts, viewer: &ViewerFacts) -> bool {
     }
     if post.author_deactivated || viewer.blocked {
         return false;
+    }
+    match post.group {
+        Some(GroupVisibility::Private) => return viewer.viewer_id.is_some() && viewer.group_member,
+        Some(GroupVisibility::Public) => return true,
+        None => {}
     }
     match post.visibility {
         Visibility::Public | Visibility::Unlisted => true,
@@ -102,6 +118,7 @@ mod tests {
             author_id: 1,
             visibility: v,
             author_deactivated: false,
+            group: None,
         }
     }
 
@@ -149,5 +166,57 @@ mod tests {
             ..post(Public)
         };
         assert!(!may_see(&gone, &follower));
+    }
+
+    /// Group posts, by viewer (rows) and group (columns: public, private). A mention or a
+    /// follow does not open a private group's post to a non-member; a block closes both.
+    #[test]
+    fn group_matrix() {
+        let anon = ViewerFacts::default();
+        let stranger = ViewerFacts {
+            viewer_id: Some(2),
+            ..anon
+        };
+        let member = ViewerFacts {
+            group_member: true,
+            ..stranger
+        };
+        let follower_mentioned = ViewerFacts {
+            follows_author: true,
+            mentioned: true,
+            ..stranger
+        };
+        let blocked_member = ViewerFacts {
+            blocked: true,
+            ..member
+        };
+        let author = ViewerFacts {
+            viewer_id: Some(1),
+            ..anon
+        };
+        let table: [(&str, ViewerFacts, [bool; 2]); 6] = [
+            ("author (even after leaving)", author, [true, true]),
+            ("member", member, [true, true]),
+            (
+                "follower, mentioned, not a member",
+                follower_mentioned,
+                [true, false],
+            ),
+            ("stranger", stranger, [true, false]),
+            ("anonymous", anon, [true, false]),
+            ("blocked member", blocked_member, [false, false]),
+        ];
+        for (name, viewer, expected) in table {
+            for (i, g) in [GroupVisibility::Public, GroupVisibility::Private]
+                .into_iter()
+                .enumerate()
+            {
+                let p = PostFacts {
+                    group: Some(g),
+                    ..post(g.post_visibility())
+                };
+                assert_eq!(may_see(&p, &viewer), expected[i], "{name} / {g:?}");
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ impl Starling {
             kind: kind.into(),
             from_account_id: from,
             status_id: Some(status),
+            group_id: None,
             created_at: now_millis(),
         }
     }
@@ -152,6 +153,7 @@ impl Starling {
             replies_count: 0,
             reblogs_count: 0,
             favourites_count: 0,
+            group_id: None,
         };
         let note = if self.wants_notification(original.account_id, me.id).await? {
             Some(self.new_notification(original.account_id, "reblog", me.id, original.id))

@@ -9,6 +9,7 @@ pub mod config;
 pub mod conversations;
 pub mod error;
 mod fan_out;
+pub mod groups;
 pub mod interactions;
 pub mod lists;
 pub mod notifications;

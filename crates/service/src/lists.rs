@@ -246,7 +246,10 @@ impl Starling {
         Ok(match (tl, viewer) {
             (Timeline::Home, Some(me)) => {
                 let context = self.db().home_context(me.id).await?;
-                if context.hidden_authors.is_empty() && context.followed_tags.is_empty() {
+                if context.hidden_authors.is_empty()
+                    && context.followed_tags.is_empty()
+                    && context.groups.is_empty()
+                {
                     Sieve::Nothing
                 } else {
                     Sieve::Home(context)

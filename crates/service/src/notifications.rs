@@ -16,6 +16,9 @@ pub const NOTIFICATION_TYPES: &[&str] = &[
     "favourite",
     "poll",
     "update",
+    "group_request",
+    "group_invitation",
+    "group_approval",
 ];
 
 /// Timelines a marker can be saved for.

@@ -58,6 +58,7 @@ impl Starling {
                 kind: "follow".into(),
                 from_account_id: me.id,
                 status_id: None,
+                group_id: None,
                 created_at: now_millis(),
             })
         } else {

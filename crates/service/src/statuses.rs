@@ -3,13 +3,15 @@
 use crate::auth::Principal;
 use crate::views::StatusView;
 use crate::{Result, ServiceError, Starling};
+use starling_domain::group::GroupVisibility;
 use starling_domain::id::now_millis;
 use starling_domain::text::{
     extract_hashtags, extract_local_mentions, render_html, validate_post_text,
 };
 use starling_domain::visibility::Visibility;
+use starling_store::groups::GroupRecord;
 use starling_store::{
-    AccountRecord, EditRecord, NewNotification, NewStatus, StatusEdit, StatusRecord,
+    AccountRecord, EditRecord, NewNotification, NewStatus, StatusEdit, StatusRecord, StoreError,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +30,8 @@ pub struct NewPost {
     pub sensitive: Option<bool>,
     pub language: Option<String>,
     pub idempotency_key: Option<String>,
+    /// The group to post in; a reply always stays in the group of the post it answers.
+    pub group_id: Option<i64>,
 }
 
 /// Changes to an existing post.
@@ -92,11 +96,13 @@ impl Starling {
     /// `POST /api/v1/statuses`: publishes a post, fans it out and notifies mentioned accounts.
     pub async fn post(&self, principal: &Principal, req: NewPost) -> Result<StatusView> {
         let me = principal.account()?;
-        let visibility = match req.visibility.as_deref().filter(|v| !v.is_empty()) {
-            Some(v) => Visibility::parse(v)
-                .map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?,
-            None => Visibility::parse(&me.default_privacy).unwrap_or(Visibility::Public),
-        };
+        let requested = req
+            .visibility
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .map(Visibility::parse)
+            .transpose()
+            .map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?;
         if let Some(key) = &req.idempotency_key
             && key.len() > IDEMPOTENCY_KEY_MAX
         {
@@ -115,6 +121,22 @@ impl Starling {
             ),
             None => None,
         };
+        let group = self
+            .posting_group(me, req.group_id, parent.as_ref())
+            .await?;
+        let visibility = match (&group, requested) {
+            (Some(_), Some(Visibility::Direct)) => {
+                return Err(ServiceError::invalid(
+                    "Validation failed: visibility cannot be direct for a post in a group",
+                ));
+            }
+            // The group is the audience, whatever else was asked for.
+            (Some(g), _) => GroupVisibility::parse(&g.visibility)
+                .unwrap_or(GroupVisibility::Private)
+                .post_visibility(),
+            (None, Some(v)) => v,
+            (None, None) => Visibility::parse(&me.default_privacy).unwrap_or(Visibility::Public),
+        };
         let spoiler = req.spoiler_text.unwrap_or_default();
         let composed = self.compose(me, &req.text, &spoiler).await?;
         if visibility == Visibility::Direct {
@@ -123,35 +145,44 @@ impl Starling {
         let id = self.next_id();
         let now = now_millis();
         let mentioned: Vec<i64> = composed.mentions.iter().map(|a| a.id).collect();
+        // Followers who rang the bell (and group members who asked) hear of every post
+        // that is not a reply to someone else.
+        let own_thread = parent.as_ref().is_none_or(|p| p.account_id == me.id);
+        let mut bells = Vec::new();
+        if visibility != Visibility::Direct && own_thread {
+            bells = self.db().notify_followers(me.id).await?;
+            if let Some(g) = &group {
+                bells.extend(self.db().group_notify_members(g.id).await?);
+            }
+            bells.sort_unstable();
+            bells.dedup();
+            bells.retain(|b| !mentioned.contains(b));
+        }
+        // Of a post in a private group, only members hear, whoever it mentions.
+        let outsiders_excluded = match &group {
+            Some(g) if g.visibility != GroupVisibility::Public.as_str() => {
+                let candidates: Vec<i64> = mentioned.iter().chain(&bells).copied().collect();
+                Some(self.db().group_members_among(g.id, &candidates).await?)
+            }
+            _ => None,
+        };
+        let hears = |id: i64| outsiders_excluded.as_ref().is_none_or(|m| m.contains(&id));
         let mut notifications = Vec::new();
-        for account in &composed.mentions {
-            if account.id != me.id && self.wants_notification(account.id, me.id).await? {
+        let recipients = mentioned
+            .iter()
+            .map(|m| (*m, "mention"))
+            .chain(bells.iter().map(|b| (*b, "status")));
+        for (account, kind) in recipients {
+            if hears(account) && self.wants_notification(account, me.id).await? {
                 notifications.push(NewNotification {
                     id: self.next_id(),
-                    account_id: account.id,
-                    kind: "mention".into(),
+                    account_id: account,
+                    kind: kind.into(),
                     from_account_id: me.id,
                     status_id: Some(id),
+                    group_id: None,
                     created_at: now,
                 });
-            }
-        }
-        // Followers who rang the bell hear of every post that is not a reply to someone else.
-        let own_thread = parent.as_ref().is_none_or(|p| p.account_id == me.id);
-        if visibility != Visibility::Direct && own_thread {
-            for follower in self.db().notify_followers(me.id).await? {
-                if !mentioned.contains(&follower)
-                    && self.wants_notification(follower, me.id).await?
-                {
-                    notifications.push(NewNotification {
-                        id: self.next_id(),
-                        account_id: follower,
-                        kind: "status".into(),
-                        from_account_id: me.id,
-                        status_id: Some(id),
-                        created_at: now,
-                    });
-                }
             }
         }
         let mut feed_recipients = vec![me.id];
@@ -165,6 +196,8 @@ impl Starling {
             ),
             _ => None,
         };
+        // Group posts reach members' homes from the group's own index, not by copies.
+        let fan_out = visibility != Visibility::Direct && !me.celebrity && group.is_none();
         let status = self
             .db()
             .create_status(NewStatus {
@@ -185,14 +218,15 @@ impl Starling {
                 created_at: now,
                 mentions: mentioned,
                 tags: composed.tags.clone(),
-                fan_out_to_followers: visibility != Visibility::Direct && !me.celebrity,
+                group_id: group.as_ref().map(|g| g.id),
+                fan_out_to_followers: fan_out,
                 feed_recipients,
                 notifications,
                 idempotency_key: req.idempotency_key,
                 conversation,
             })
             .await?;
-        if visibility != Visibility::Direct && !me.celebrity {
+        if fan_out {
             self.fan_out_wake().notify_one();
         }
         if status.id != id {
@@ -213,7 +247,45 @@ impl Starling {
             reblogged: false,
             bookmarked: false,
             pinned: false,
+            group,
         })
+    }
+
+    /// The group a new post goes to, checked: a reply stays in the group of the post it
+    /// answers, and only members post in a group.
+    async fn posting_group(
+        &self,
+        me: &AccountRecord,
+        requested: Option<i64>,
+        parent: Option<&StatusRecord>,
+    ) -> Result<Option<GroupRecord>> {
+        let id = match (requested, parent.map(|p| p.group_id)) {
+            (None, None | Some(None)) => return Ok(None),
+            (None, Some(Some(g))) => g,
+            (Some(g), None) => g,
+            (Some(g), Some(Some(p))) if g == p => g,
+            (Some(_), Some(_)) => {
+                return Err(ServiceError::invalid(
+                    "Validation failed: group_id must be the group of the post replied to \
+                     (a reply stays where its thread is)",
+                ));
+            }
+        };
+        let group = match self.db().group(id).await {
+            Ok(g) => g,
+            Err(StoreError::NotFound) => {
+                return Err(ServiceError::invalid(
+                    "Validation failed: group_id does not name an existing group",
+                ));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if self.db().group_roles(me.id, &[id]).await?.is_empty() {
+            return Err(ServiceError::Forbidden(
+                "group_id: only members of this group may post in it".into(),
+            ));
+        }
+        Ok(Some(group))
     }
 
     /// Whether `recipient` should be notified of something `actor` did (not blocked, not muted).
@@ -297,6 +369,7 @@ impl Starling {
                     kind: "update".into(),
                     from_account_id: me.id,
                     status_id: Some(id),
+                    group_id: None,
                     created_at: now,
                 });
             }
@@ -400,6 +473,7 @@ mod tests {
             replies_count: 0,
             reblogs_count: 0,
             favourites_count: 0,
+            group_id: None,
         }
     }
 

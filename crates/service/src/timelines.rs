@@ -4,6 +4,7 @@
 use crate::lists::Sieve;
 use crate::views::StatusView;
 use crate::{Result, Starling};
+use starling_store::tags::HomeContext;
 use starling_store::timelines::AccountTimelineFilter;
 use starling_store::{AccountRecord, Page, StatusRecord};
 
@@ -52,6 +53,8 @@ pub enum Timeline {
     /// The signed-in account's home restricted to the members of one of its lists (by
     /// id), with the list's replies policy applied.
     List(i64),
+    /// A group's posts (by group id); a private group's only for its members.
+    Group(i64),
 }
 
 impl Starling {
@@ -59,12 +62,12 @@ impl Starling {
         &self,
         viewer: Option<&AccountRecord>,
         tl: &Timeline,
-        followed_tags: &[String],
+        home: &HomeContext,
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
         Ok(match tl {
             Timeline::Home => match viewer {
-                Some(v) => self.db().home_timeline(v.id, followed_tags, page).await?,
+                Some(v) => self.db().home_timeline(v.id, home, page).await?,
                 None => Vec::new(),
             },
             Timeline::Public => self.db().public_timeline(page).await?,
@@ -74,6 +77,7 @@ impl Starling {
                 Some(v) => self.db().list_timeline(v.id, *id, page).await?,
                 None => Vec::new(),
             },
+            Timeline::Group(id) => self.db().group_timeline(*id, page).await?,
         })
     }
 
@@ -85,23 +89,30 @@ impl Starling {
         tl: Timeline,
         page: Page,
     ) -> Result<Paged<StatusView>> {
-        if let Timeline::Account(id, _) = &tl {
+        match &tl {
             // A deactivated account's profile is gone for everyone.
-            self.account(*id).await?;
+            Timeline::Account(id, _) => {
+                self.account(*id).await?;
+            }
+            Timeline::Group(id) => {
+                self.readable_group(viewer, *id).await?;
+            }
+            _ => {}
         }
         // Exclusive lists (home) and the list itself (list timeline; 404 if not the
         // viewer's) are looked up once, not per round.
         let sieve = self.sieve(viewer, &tl).await?;
-        let followed_tags: &[String] = match &sieve {
-            Sieve::Home(context) => &context.followed_tags,
-            _ => &[],
+        let nothing = HomeContext::default();
+        let home = match &sieve {
+            Sieve::Home(context) => context,
+            _ => &nothing,
         };
         let hide_muted = !matches!(tl, Timeline::Account(..));
         let want = page.limit.max(0) as usize;
         let mut cursor = page;
         let mut kept: Vec<StatusView> = Vec::new();
         for round in 0.. {
-            let raw = self.fetch_raw(viewer, &tl, followed_tags, &cursor).await?;
+            let raw = self.fetch_raw(viewer, &tl, home, &cursor).await?;
             let full = raw.len() >= cursor.limit.max(1) as usize;
             let Some(last) = raw.last().map(|s| s.id) else {
                 break;
@@ -109,7 +120,7 @@ impl Starling {
             let raw = self.sift(&sieve, raw).await?;
             let views = match (&tl, viewer) {
                 (Timeline::Home | Timeline::List(_), Some(me)) => {
-                    self.present_home(me, raw, followed_tags).await?
+                    self.present_home(me, raw, &home.followed_tags).await?
                 }
                 _ => self.present(viewer, raw, hide_muted).await?,
             };

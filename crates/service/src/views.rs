@@ -4,6 +4,7 @@
 
 use crate::visibility::Batch;
 use crate::{Result, Starling};
+use starling_store::groups::GroupRecord;
 use starling_store::interactions::ViewerMarks;
 use starling_store::{AccountRecord, NotificationRecord, StatusRecord};
 use std::collections::HashMap;
@@ -29,6 +30,8 @@ pub struct StatusView {
     pub bookmarked: bool,
     /// The viewer pinned it (own posts only).
     pub pinned: bool,
+    /// The group it was written in, if any.
+    pub group: Option<GroupRecord>,
 }
 
 /// A notification ready to display.
@@ -40,6 +43,8 @@ pub struct NotificationView {
     pub account: AccountRecord,
     /// The post it is about, if any (and if still visible).
     pub status: Option<StatusView>,
+    /// The group it is about (join requests, invitations, approvals).
+    pub group: Option<GroupRecord>,
 }
 
 fn build(batch: &Batch, marks: &ViewerMarks, s: &StatusRecord) -> Option<StatusView> {
@@ -64,6 +69,7 @@ fn build(batch: &Batch, marks: &ViewerMarks, s: &StatusRecord) -> Option<StatusV
         reblogged: marks.reblogged.contains(&s.id),
         bookmarked: marks.bookmarked.contains(&s.id),
         pinned: marks.pinned.contains(&s.id),
+        group: s.group_id.and_then(|g| batch.groups.get(&g)).cloned(),
         status: s.clone(),
     })
 }
@@ -168,6 +174,16 @@ impl Starling {
             .into_iter()
             .map(|v| (v.status.id, v))
             .collect();
+        let mut group_ids: Vec<i64> = notes.iter().filter_map(|n| n.group_id).collect();
+        group_ids.sort_unstable();
+        group_ids.dedup();
+        let groups: HashMap<i64, GroupRecord> = self
+            .db()
+            .groups(&group_ids)
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect();
         Ok(notes
             .into_iter()
             .filter_map(|n| {
@@ -176,10 +192,15 @@ impl Starling {
                     Some(id) => Some(views.get(&id)?.clone()),
                     None => None,
                 };
+                let group = match n.group_id {
+                    Some(id) => Some(groups.get(&id)?.clone()),
+                    None => None,
+                };
                 Some(NotificationView {
                     notification: n,
                     account,
                     status,
+                    group,
                 })
             })
             .collect())

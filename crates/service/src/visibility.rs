@@ -1,9 +1,12 @@
 //! Applies the domain's one visibility rule to batches of posts. The facts it needs
-//! (reblogged originals, authors, mentions, the viewer's follows, blocks and mutes) are
-//! loaded once per batch into a [`Batch`], which then also feeds the views.
+//! (reblogged originals, authors, mentions, groups, the viewer's follows, blocks, mutes
+//! and group memberships) are loaded once per batch into a [`Batch`], which then also
+//! feeds the views.
 
 use crate::{Result, ServiceError, Starling};
+use starling_domain::group::{GroupRole, GroupVisibility};
 use starling_domain::visibility::{PostFacts, ViewerFacts, Visibility, may_see};
+use starling_store::groups::GroupRecord;
 use starling_store::social::ViewerRelations;
 use starling_store::{AccountRecord, StatusRecord};
 use std::collections::{HashMap, HashSet};
@@ -18,6 +21,10 @@ pub(crate) struct Batch {
     pub(crate) mentions: Vec<(i64, i64)>,
     /// `(post, tag)` pairs.
     pub(crate) tags: Vec<(i64, String)>,
+    /// The groups the posts were written in, by id.
+    pub(crate) groups: HashMap<i64, GroupRecord>,
+    /// The viewer's roles in those groups.
+    group_roles: HashMap<i64, GroupRole>,
     viewer_id: Option<i64>,
     relations: ViewerRelations,
 }
@@ -33,6 +40,13 @@ impl Batch {
                 .accounts
                 .get(&s.account_id)
                 .is_none_or(|a| a.deactivated_at.is_some()),
+            // A group that cannot be read back (deleted meanwhile) counts as private.
+            group: s.group_id.map(|g| {
+                self.groups
+                    .get(&g)
+                    .and_then(|g| GroupVisibility::parse(&g.visibility).ok())
+                    .unwrap_or(GroupVisibility::Private)
+            }),
         };
         let viewer = ViewerFacts {
             viewer_id: self.viewer_id,
@@ -41,12 +55,16 @@ impl Batch {
                 .viewer_id
                 .is_some_and(|v| self.mentions.contains(&(s.id, v))),
             blocked: self.relations.blocked.contains(&s.account_id),
+            group_member: s
+                .group_id
+                .is_some_and(|g| self.group_roles.contains_key(&g)),
         };
         may_see(&post, &viewer) && !(hide_muted && self.relations.muted.contains(&s.account_id))
     }
 
     /// Whether a post belongs in `me`'s home: their own, by an account they follow, a
-    /// direct post to them, or a public or unlisted post with a hashtag they follow.
+    /// direct post to them, a post in one of their groups, or a public or unlisted post
+    /// with a hashtag they follow.
     pub(crate) fn belongs_in_home(
         &self,
         s: &StatusRecord,
@@ -61,6 +79,8 @@ impl Batch {
         s.account_id == me
             || self.relations.followed.contains(&s.account_id)
             || (s.visibility == Visibility::Direct.as_str() && self.mentions.contains(&(s.id, me)))
+            || s.group_id
+                .is_some_and(|g| self.group_roles.contains_key(&g))
             || (matches!(s.visibility.as_str(), "public" | "unlisted")
                 && self
                     .tags
@@ -110,6 +130,26 @@ impl Starling {
             .into_iter()
             .map(|a| (a.id, a))
             .collect();
+        let mut group_ids: Vec<i64> = posts.values().filter_map(|s| s.group_id).collect();
+        group_ids.sort_unstable();
+        group_ids.dedup();
+        let groups: HashMap<i64, GroupRecord> = self
+            .db()
+            .groups(&group_ids)
+            .await?
+            .into_iter()
+            .map(|g| (g.id, g))
+            .collect();
+        let group_roles: HashMap<i64, GroupRole> = match viewer {
+            Some(v) if !group_ids.is_empty() => self
+                .db()
+                .group_roles(v.id, &group_ids)
+                .await?
+                .into_iter()
+                .filter_map(|(g, r)| Some((g, GroupRole::parse(&r).ok()?)))
+                .collect(),
+            _ => HashMap::new(),
+        };
         let relations = match viewer {
             Some(v) => {
                 let mut authors: Vec<i64> = posts
@@ -129,6 +169,8 @@ impl Starling {
             accounts,
             mentions,
             tags,
+            groups,
+            group_roles,
             viewer_id: viewer.map(|v| v.id),
             relations,
         })

@@ -9,6 +9,7 @@ mod accounts;
 pub mod conversations;
 mod db;
 mod error;
+pub mod groups;
 pub mod interactions;
 pub mod lists;
 mod notifications;

@@ -6,7 +6,8 @@ use crate::statuses::insert_notifications;
 use crate::{Db, Page, Result, StoreError};
 use sqlx::Row;
 
-const NOTIFICATION_COLUMNS: &str = "id, account_id, kind, from_account_id, status_id, created_at";
+const NOTIFICATION_COLUMNS: &str =
+    "id, account_id, kind, from_account_id, status_id, group_id, created_at";
 
 impl Db {
     /// Stores notifications outside any other change (e.g. a follow notification).

@@ -154,7 +154,7 @@ pub struct CodeRecord {
 /// Columns selected for a [`StatusRecord`] from `statuses s`.
 pub(crate) const STATUS_COLUMNS: &str = "s.id, s.account_id, s.text, s.content, s.spoiler_text, s.sensitive, \
     s.visibility, s.language, s.in_reply_to_id, s.in_reply_to_account_id, s.reblog_of_id, s.app_id, \
-    s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count";
+    s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count, s.group_id";
 
 /// A post (or a reblog wrapper) as stored.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,6 +176,8 @@ pub struct StatusRecord {
     pub replies_count: i64,
     pub reblogs_count: i64,
     pub favourites_count: i64,
+    /// The group the post was written in, if any.
+    pub group_id: Option<i64>,
 }
 
 impl StatusRecord {
@@ -198,6 +200,7 @@ impl StatusRecord {
             replies_count: r.try_get("replies_count")?,
             reblogs_count: r.try_get("reblogs_count")?,
             favourites_count: r.try_get("favourites_count")?,
+            group_id: r.try_get("group_id")?,
         })
     }
 }
@@ -217,6 +220,8 @@ pub struct NewStatus {
     pub in_reply_to_account_id: Option<i64>,
     pub app_id: Option<i64>,
     pub created_at: i64,
+    /// The group the post is written in, if any.
+    pub group_id: Option<i64>,
     /// Accounts mentioned (ids), in order.
     pub mentions: Vec<i64>,
     /// Hashtags, normalised.
@@ -270,6 +275,8 @@ pub struct NotificationRecord {
     pub kind: String,
     pub from_account_id: i64,
     pub status_id: Option<i64>,
+    /// The group it is about (join requests, invitations, approvals).
+    pub group_id: Option<i64>,
     pub created_at: i64,
 }
 
@@ -281,6 +288,7 @@ impl NotificationRecord {
             kind: r.try_get("kind")?,
             from_account_id: r.try_get("from_account_id")?,
             status_id: r.try_get("status_id")?,
+            group_id: r.try_get("group_id")?,
             created_at: r.try_get("created_at")?,
         })
     }
@@ -294,6 +302,8 @@ pub struct NewNotification {
     pub kind: String,
     pub from_account_id: i64,
     pub status_id: Option<i64>,
+    /// The group it is about, if any.
+    pub group_id: Option<i64>,
     pub created_at: i64,
 }
 

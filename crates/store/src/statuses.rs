@@ -18,14 +18,15 @@ pub(crate) async fn insert_notifications(
 ) -> Result<()> {
     for n in notes {
         sqlx::query(
-            "INSERT INTO notifications (id, account_id, kind, from_account_id, status_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO notifications (id, account_id, kind, from_account_id, status_id, group_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(n.id)
         .bind(n.account_id)
         .bind(&n.kind)
         .bind(n.from_account_id)
         .bind(n.status_id)
+        .bind(n.group_id)
         .bind(n.created_at)
         .execute(&mut *conn)
         .await?;
@@ -155,8 +156,8 @@ impl Db {
         }
         sqlx::query(
             "INSERT INTO statuses (id, account_id, text, content, spoiler_text, sensitive, visibility, language, \
-             in_reply_to_id, in_reply_to_account_id, app_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             in_reply_to_id, in_reply_to_account_id, app_id, created_at, group_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(s.id)
         .bind(s.account_id)
@@ -170,6 +171,7 @@ impl Db {
         .bind(s.in_reply_to_account_id)
         .bind(s.app_id)
         .bind(s.created_at)
+        .bind(s.group_id)
         .execute(&mut *tx)
         .await?;
         insert_mentions_and_tags(&mut tx, s.id, &s.mentions, &s.tags).await?;
@@ -214,6 +216,7 @@ impl Db {
             replies_count: 0,
             reblogs_count: 0,
             favourites_count: 0,
+            group_id: s.group_id,
         })
     }
 

@@ -14,6 +14,8 @@ pub struct HomeContext {
     pub hidden_authors: HashSet<i64>,
     /// Hashtags the reader follows (normalised): their posts join home.
     pub followed_tags: Vec<String>,
+    /// Groups the reader belongs to: their posts join home.
+    pub groups: Vec<i64>,
 }
 
 impl Db {
@@ -80,19 +82,26 @@ impl Db {
             "SELECT 'a', CAST(la.account_id AS TEXT) FROM lists l \
              JOIN list_accounts la ON la.list_id = l.id \
              WHERE l.account_id = $1 AND l.exclusive = 1 \
-             UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1",
+             UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1 \
+             UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members WHERE account_id = $1",
         )
         .bind(owner)
         .fetch_all(&self.reader)
         .await?;
         let mut context = HomeContext::default();
         for (kind, value) in rows {
-            if kind == "a" {
-                if let Ok(id) = value.parse() {
-                    context.hidden_authors.insert(id);
+            match kind.as_str() {
+                "a" => {
+                    if let Ok(id) = value.parse() {
+                        context.hidden_authors.insert(id);
+                    }
                 }
-            } else {
-                context.followed_tags.push(value);
+                "g" => {
+                    if let Ok(id) = value.parse() {
+                        context.groups.push(id);
+                    }
+                }
+                _ => context.followed_tags.push(value),
             }
         }
         Ok(context)

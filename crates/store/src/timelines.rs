@@ -4,6 +4,7 @@
 use crate::db::{Arg, bind_all};
 use crate::records::{STATUS_COLUMNS, StatusRecord};
 use crate::statuses::rows_to_statuses;
+use crate::tags::HomeContext;
 use crate::{Db, Page, Result};
 
 /// Filters for an account's own timeline.
@@ -40,16 +41,22 @@ impl Db {
     /// celebrity accounts (never fanned out) are read from each one's own index and
     /// merged in. Each part is an index range scan bounded by the page, so the cost does
     /// not depend on how long ago the followed accounts last posted.
-    /// Posts with a hashtag in `followed_tags` are merged in the same way, from the
-    /// hashtag's own index.
+    /// Posts with a hashtag the reader follows, and posts in the reader's groups, are
+    /// merged in the same way, from the hashtag's and the group's own index.
     pub async fn home_timeline(
         &self,
         account_id: i64,
-        followed_tags: &[String],
+        context: &HomeContext,
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
-        self.feed_timeline(account_id, None, followed_tags, page)
-            .await
+        self.feed_timeline(
+            account_id,
+            None,
+            &context.followed_tags,
+            &context.groups,
+            page,
+        )
+        .await
     }
 
     /// A page of list `list_id`'s timeline for its owner, before visibility filtering:
@@ -63,7 +70,8 @@ impl Db {
         list_id: i64,
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
-        self.feed_timeline(owner, Some(list_id), &[], page).await
+        self.feed_timeline(owner, Some(list_id), &[], &[], page)
+            .await
     }
 
     /// The home timeline of `account_id`, optionally restricted to a list's members.
@@ -72,6 +80,7 @@ impl Db {
         account_id: i64,
         list: Option<i64>,
         tags: &[String],
+        groups: &[i64],
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
         let mut args = vec![Arg::I(account_id)];
@@ -131,7 +140,8 @@ impl Db {
         let celebrities = q.fetch_all(&self.reader).await?;
         for (celebrity,) in celebrities {
             let sql = format!(
-                "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 AND s.visibility <> 'direct'"
+                "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 \
+                 AND s.visibility <> 'direct' AND s.group_id IS NULL"
             );
             all.extend(
                 self.paged(sql, "s.id", vec![Arg::I(celebrity)], page)
@@ -140,6 +150,9 @@ impl Db {
         }
         for tag in tags {
             all.extend(self.tag_timeline(tag, page).await?);
+        }
+        for group in groups {
+            all.extend(self.group_timeline(*group, page).await?);
         }
         all.sort_by_key(|s| std::cmp::Reverse(s.id));
         all.dedup_by_key(|s| s.id);
@@ -208,7 +221,8 @@ impl Db {
     ) -> Result<()> {
         sqlx::query(&format!(
             "INSERT INTO home_feed (account_id, status_id, author_id) \
-             SELECT CAST($1 AS BIGINT), id, account_id FROM statuses WHERE account_id = $2 AND visibility <> 'direct' \
+             SELECT CAST($1 AS BIGINT), id, account_id FROM statuses \
+             WHERE account_id = $2 AND visibility <> 'direct' AND group_id IS NULL \
              ORDER BY id DESC LIMIT {} ON CONFLICT DO NOTHING",
             how_many.max(0)
         ))

@@ -6,7 +6,7 @@
 
 use crate::entities::{Account, Status};
 use crate::error::ApiResult;
-use crate::extract::{Auth, Body, Params, flex_bool, flex_id, path_id};
+use crate::extract::{AccountIds, Auth, Body, Params, flex_bool, path_id};
 use crate::pagination::{PageParams, link_header};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
@@ -161,37 +161,6 @@ async fn members(
         .map(|a| Account::from_record(a, app.settings()))
         .collect();
     Ok((headers, Json(accounts)))
-}
-
-/// An id sent as a string or a number (JSON), or as a form value.
-#[derive(Debug, Deserialize)]
-struct AnyId(#[serde(deserialize_with = "flex_id")] Option<i64>);
-
-/// `account_ids[]=…` (forms; one id may come as `account_ids=…`) or
-/// `{"account_ids": […]}` (JSON, ids as strings or numbers).
-#[derive(Debug, Default, Deserialize)]
-struct AccountIds {
-    #[serde(rename = "account_ids[]", default)]
-    bracketed: Vec<AnyId>,
-    #[serde(default)]
-    account_ids: Vec<AnyId>,
-}
-
-impl AccountIds {
-    /// The ids of the body and of the query string together: Mastodon (Rails) reads
-    /// both, and some clients put a DELETE's parameters in the query.
-    fn ids(self, query: Self) -> Vec<i64> {
-        [
-            self.bracketed,
-            self.account_ids,
-            query.bracketed,
-            query.account_ids,
-        ]
-        .into_iter()
-        .flatten()
-        .filter_map(|AnyId(id)| id)
-        .collect()
-    }
 }
 
 /// `POST /api/v1/lists/:id/accounts`: adds followed accounts; answers `{}`.

@@ -3,6 +3,7 @@
 mod accounts;
 mod apps;
 mod conversations;
+mod groups;
 mod instance;
 mod lists;
 mod media;
@@ -23,6 +24,7 @@ pub(crate) fn routes() -> Router<Starling> {
         .merge(accounts::routes())
         .merge(apps::routes())
         .merge(conversations::routes())
+        .merge(groups::routes())
         .merge(instance::routes())
         .merge(lists::routes())
         .merge(media::routes())

@@ -45,6 +45,9 @@ struct CreateStatus {
     #[serde(default, deserialize_with = "flex_bool")]
     sensitive: Option<bool>,
     language: Option<String>,
+    /// Starling: post in this group.
+    #[serde(default, deserialize_with = "flex_id")]
+    group_id: Option<i64>,
 }
 
 fn one(app: &Starling, v: &StatusView) -> Json<Status> {
@@ -75,6 +78,7 @@ async fn create(
                 sensitive: r.sensitive,
                 language: r.language,
                 idempotency_key: key,
+                group_id: r.group_id,
             },
         )
         .await?;
