@@ -118,12 +118,17 @@ pub struct Cli {
     #[arg(long, value_name = "N", help_heading = SEED_HEADING)]
     pub filler_posts: Option<u64>,
 
+    /// Members of the all-company group the celebrity owns; the active accounts are
+    /// members first [default: 100000 / 2000].
+    #[arg(long, value_name = "N", help_heading = SEED_HEADING)]
+    pub group_members: Option<u64>,
+
     /// Use the small network and short runs meant to check the harness, not to measure.
     #[arg(long, help_heading = LOAD_HEADING)]
     pub smoke: bool,
 
     /// Which workloads to run, comma-separated, in this order [default: all of
-    /// instance,home,post,mixed,celebrity].
+    /// instance,home,post,mixed,celebrity,group].
     #[arg(long, value_name = "LIST", value_delimiter = ',', help_heading = LOAD_HEADING)]
     pub workloads: Vec<Workload>,
 
@@ -166,16 +171,20 @@ pub enum Workload {
     /// posts every 200 ms; reports that post's latency and its delivery delay to a random
     /// follower's home timeline (polled every 10 ms, a failure after 5 s).
     Celebrity,
+    /// Like `celebrity`, but the celebrity posts in the all-company group (fanned out to
+    /// nobody, merged into members' homes on read); delivery is to a random member.
+    Group,
 }
 
 impl Workload {
     /// Every workload, in the default order (the ceiling first).
-    pub const ALL: [Workload; 5] = [
+    pub const ALL: [Workload; 6] = [
         Workload::Instance,
         Workload::Home,
         Workload::Post,
         Workload::Mixed,
         Workload::Celebrity,
+        Workload::Group,
     ];
 
     /// The name used on the command line and in the results.
@@ -186,6 +195,7 @@ impl Workload {
             Workload::Post => "post",
             Workload::Mixed => "mixed",
             Workload::Celebrity => "celebrity",
+            Workload::Group => "group",
         }
     }
 
@@ -210,6 +220,8 @@ pub struct SeedParams {
     pub posts_per_active: u64,
     /// `--filler-posts`.
     pub filler_posts: u64,
+    /// `--group-members`.
+    pub group_members: u64,
 }
 
 /// Where the load goes.
@@ -264,6 +276,7 @@ impl Cli {
             follows_max: pick(self.follows_max, 500, 100),
             posts_per_active: pick(self.posts_per_active, 20, 5),
             filler_posts: pick(self.filler_posts, 1_000_000, 10_000),
+            group_members: pick(self.group_members, 100_000, 2_000),
         };
         if seed.follows_min > seed.follows_max {
             bail!(

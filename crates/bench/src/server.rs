@@ -39,6 +39,7 @@ pub fn seed(
         ("--follows-max", params.follows_max),
         ("--posts-per-active", params.posts_per_active),
         ("--filler-posts", params.filler_posts),
+        ("--group-members", params.group_members),
     ] {
         cmd.arg(flag).arg(value.to_string());
     }

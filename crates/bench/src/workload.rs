@@ -2,10 +2,11 @@
 //! keep-alive client, sending until the duration is up, each recording latencies in its own
 //! histogram (merged at the end, so no lock sits on the hot path).
 //!
-//! `celebrity` is the one with a second kind of task: while the others read home
-//! timelines, one makes the celebrity post every 200 ms, and each acknowledged post gets a
-//! tracker that polls a random follower's home timeline until the post shows up: the
-//! delivery delay a Mastodon client would see, without streaming.
+//! `celebrity` and `group` have a second kind of task: while the others read home
+//! timelines, one makes the celebrity post every 200 ms (to its followers, or in the
+//! all-company group), and each acknowledged post gets a tracker that polls a random
+//! follower's (member's) home timeline until the post shows up: the delivery delay a
+//! Mastodon client would see, without streaming.
 
 use crate::cli::Workload;
 use anyhow::{Context, bail};
@@ -47,6 +48,9 @@ pub struct Account {
 pub struct Tokens {
     /// The account every active account follows.
     pub celebrity: Account,
+    /// The all-company group the celebrity owns and the active accounts belong to.
+    #[serde(default)]
+    pub group_id: Option<String>,
     /// The active accounts.
     pub users: Vec<Account>,
 }
@@ -218,7 +222,8 @@ impl Load {
             Workload::Home => Op::Home,
             Workload::Post => Op::Post,
             Workload::Mixed => Op::Mixed,
-            Workload::Celebrity => return self.celebrity(tokens, seed).await,
+            Workload::Celebrity => return self.announcer(tokens, seed, false).await,
+            Workload::Group => return self.announcer(tokens, seed, true).await,
         };
         let (elapsed, recorder) = self.closed_loop(op, self.connections, tokens, seed).await?;
         Ok(vec![Line {
@@ -271,9 +276,24 @@ impl Load {
     }
 
     /// Home reads on all connections but one; on that one the celebrity posts every
-    /// 200 ms, and each post's delivery to a random follower is tracked.
-    async fn celebrity(&self, tokens: Option<Arc<Tokens>>, seed: u64) -> anyhow::Result<Vec<Line>> {
-        let tokens = tokens.context("the celebrity workload needs the tokens file")?;
+    /// 200 ms (in the all-company group with `in_group`), and each post's delivery to a
+    /// random follower (member) is tracked.
+    async fn announcer(
+        &self,
+        tokens: Option<Arc<Tokens>>,
+        seed: u64,
+        in_group: bool,
+    ) -> anyhow::Result<Vec<Line>> {
+        let label = if in_group { "group" } else { "celebrity" };
+        let tokens =
+            tokens.with_context(|| format!("the {label} workload needs the tokens file"))?;
+        let group = match (in_group, &tokens.group_id) {
+            (false, _) => None,
+            (true, Some(g)) => Some(g.clone()),
+            (true, None) => bail!(
+                "the group workload needs a network seeded with a group (--group-members > 0)"
+            ),
+        };
         let client = self.client(Some(Arc::clone(&tokens)));
         let celebrity_token = tokens.celebrity.token.clone();
         let duration = self.duration;
@@ -293,7 +313,9 @@ impl Load {
                     break;
                 }
                 let text = random_text(&mut rng);
-                let (latency, outcome) = client.post_as(&celebrity_token, text).await;
+                let (latency, outcome) = client
+                    .post_as(&celebrity_token, text, group.as_deref())
+                    .await;
                 posts.record(latency, &outcome);
                 if let Ok(id) = outcome {
                     let acked = Instant::now();
@@ -327,20 +349,20 @@ impl Load {
         let mut lines = Vec::new();
         if readers > 0 {
             lines.push(Line {
-                label: "celebrity".to_owned(),
+                label: label.to_owned(),
                 elapsed: Some(elapsed),
                 vs_ceiling: true,
                 recorder: reads,
             });
         }
         lines.push(Line {
-            label: "celebrity: post".to_owned(),
+            label: format!("{label}: post"),
             elapsed: Some(posting_time),
             vs_ceiling: false,
             recorder: posts,
         });
         lines.push(Line {
-            label: "celebrity: delivery".to_owned(),
+            label: format!("{label}: delivery"),
             elapsed: None,
             vs_ceiling: false,
             recorder: delivery,
@@ -409,7 +431,7 @@ impl Client {
                     Ok(user) => user.token.clone(),
                     Err(e) => return (Duration::ZERO, Err(e)),
                 };
-                let (latency, outcome) = self.post_as(&token, random_text(rng)).await;
+                let (latency, outcome) = self.post_as(&token, random_text(rng), None).await;
                 (latency, outcome.map(drop))
             }
         }
@@ -425,13 +447,22 @@ impl Client {
         .await
     }
 
-    /// `POST /api/v1/statuses`: the new status's id.
-    async fn post_as(&self, token: &str, text: String) -> (Duration, Result<String, String>) {
+    /// `POST /api/v1/statuses` (in a group with `group_id`): the new status's id.
+    async fn post_as(
+        &self,
+        token: &str,
+        text: String,
+        group_id: Option<&str>,
+    ) -> (Duration, Result<String, String>) {
+        let mut form = vec![("status", text)];
+        if let Some(g) = group_id {
+            form.push(("group_id", g.to_owned()));
+        }
         let request = self
             .http
             .post(self.statuses_url.clone())
             .bearer_auth(token)
-            .form(&[("status", text)]);
+            .form(&form);
         exchange("POST /api/v1/statuses", request, |body| {
             serde_json::from_slice::<WithId>(body)
                 .map(|s| s.id)

@@ -131,8 +131,9 @@ pub enum AdminCommand {
     #[command(subcommand)]
     Token(TokenCommand),
     /// Fill an empty database with a large synthetic network for benchmarks: a celebrity
-    /// followed by every account, a power-law follow graph among active accounts, posts
-    /// spread over 30 days, home feeds and tokens (written to --tokens-out).
+    /// followed by every account, a power-law follow graph among active accounts, an
+    /// all-company group, posts spread over 30 days, home feeds and tokens (written to
+    /// --tokens-out).
     Seed(SeedArgs),
 }
 
@@ -160,6 +161,13 @@ pub struct SeedArgs {
     /// Posts by passive accounts, to make the database as large as a real one.
     #[arg(long, default_value_t = 1_000_000)]
     pub filler_posts: usize,
+    /// Members of the public all-company group the celebrity owns (the active accounts
+    /// first; at most --accounts); 0 for no group.
+    #[arg(long, default_value_t = 100_000)]
+    pub group_members: usize,
+    /// Posts in the all-company group, by its active members.
+    #[arg(long, default_value_t = 1_000)]
+    pub group_posts: usize,
     /// Seed of the random generator: the same plan and seed give the same network.
     #[arg(long, default_value_t = 1)]
     pub rng_seed: u64,

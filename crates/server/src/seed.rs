@@ -66,6 +66,8 @@ pub async fn run(
         posts_per_active: args.posts_per_active,
         celebrity_posts: args.celebrity_posts,
         filler_posts: args.filler_posts,
+        group_members: args.group_members,
+        group_posts: args.group_posts,
         rng_seed: args.rng_seed,
     };
     let started = Instant::now();
@@ -78,6 +80,7 @@ pub async fn run(
     let doc = json!({
         "base_password": outcome.password,
         "celebrity": user(&outcome.celebrity),
+        "group_id": outcome.group_id.map(|g| g.to_string()),
         "users": outcome.users.iter().map(user).collect::<Vec<_>>(),
     });
     std::fs::write(
@@ -87,7 +90,8 @@ pub async fn run(
     let (accounts, follows, posts, feed) = outcome.counts;
     writeln!(
         out,
-        "seeded {accounts} accounts, {follows} follows, {posts} posts, {feed} home-feed rows in {:.1?}; tokens of {} active accounts and the celebrity in {}",
+        "seeded {accounts} accounts, {follows} follows, {posts} posts, {feed} home-feed rows, a group of {} members in {:.1?}; tokens of {} active accounts and the celebrity in {}",
+        outcome.group_members,
         started.elapsed(),
         outcome.users.len(),
         args.tokens_out.display()

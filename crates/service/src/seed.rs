@@ -1,6 +1,7 @@
 //! Builds a large synthetic network for benchmarks, in memory first and then in bulk:
 //! a celebrity followed by every account, a power-law follow graph among the active
-//! accounts, posts spread over the past 30 days, pre-filled home feeds and tokens.
+//! accounts, an all-company group the celebrity owns, posts spread over the past 30 days,
+//! pre-filled home feeds and tokens.
 
 use crate::auth::{hash_password, hash_secret, new_secret};
 use crate::{Result, ServiceError, Starling};
@@ -37,6 +38,11 @@ pub struct SeedPlan {
     pub celebrity_posts: usize,
     /// Posts by passive accounts (followed by nobody), to make the database large.
     pub filler_posts: usize,
+    /// Members of the public all-company group (the celebrity owns it; the active
+    /// accounts come first); 0 for no group.
+    pub group_members: usize,
+    /// Posts in the all-company group, by its active members.
+    pub group_posts: usize,
     /// Random seed, so a plan always produces the same network.
     pub rng_seed: u64,
 }
@@ -58,6 +64,10 @@ pub struct SeedOutcome {
     pub celebrity: SeededUser,
     /// The active accounts.
     pub users: Vec<SeededUser>,
+    /// The all-company group, if one was created.
+    pub group_id: Option<i64>,
+    /// Members of the all-company group.
+    pub group_members: usize,
     /// Rows written: accounts, follows, posts, home-feed rows.
     pub counts: (usize, usize, usize, usize),
 }
@@ -129,15 +139,32 @@ impl Starling {
             progress.advance(1);
         }
 
-        // Posts, oldest first, evenly spread over the window so ids follow time.
+        // The all-company group: the first `members` accounts (celebrity and active
+        // accounts first); its posts are written by its active members.
+        let members = plan.group_members.min(n);
+        let group_posts = if members == 0 { 0 } else { plan.group_posts };
+        let posting_members = members.saturating_sub(1).min(plan.active);
+
+        // Posts, oldest first, evenly spread over the window so ids follow time. Each is
+        // (author, in the group).
         let active_posts = plan.active * plan.posts_per_active;
-        let total_posts = active_posts + plan.celebrity_posts + plan.filler_posts;
-        let mut authors: Vec<usize> = Vec::with_capacity(total_posts);
-        authors.extend((0..active_posts).map(|i| 1 + i % plan.active));
-        authors.extend(std::iter::repeat_n(0, plan.celebrity_posts));
+        let total_posts = active_posts + plan.celebrity_posts + plan.filler_posts + group_posts;
+        let mut authors: Vec<(usize, bool)> = Vec::with_capacity(total_posts);
+        authors.extend((0..active_posts).map(|i| (1 + i % plan.active, false)));
+        authors.extend(std::iter::repeat_n((0, false), plan.celebrity_posts));
         authors.extend((0..plan.filler_posts).map(|_| {
-            rng.gen_range(plan.active + 1..n.max(plan.active + 2))
-                .min(n - 1)
+            let a = rng
+                .gen_range(plan.active + 1..n.max(plan.active + 2))
+                .min(n - 1);
+            (a, false)
+        }));
+        authors.extend((0..group_posts).map(|_| {
+            let a = if posting_members == 0 {
+                0
+            } else {
+                rng.gen_range(1..=posting_members)
+            };
+            (a, true)
         }));
         // Shuffle authorship over time so every author's posts are spread out.
         for i in (1..authors.len()).rev() {
@@ -150,7 +177,7 @@ impl Starling {
         let start = now - SPAN_MS;
         let post_at = |i: usize| start + i as i64 * step;
         let post_id = |i: usize| min_id_at(post_at(i)) + (i % 65_536) as i64;
-        for (i, &a) in authors.iter().enumerate() {
+        for (i, &(a, _)) in authors.iter().enumerate() {
             statuses_count[a] += 1;
             last_status_at[a] = Some(post_at(i));
         }
@@ -199,9 +226,27 @@ impl Starling {
         self.db().seed_follows(&rows).await?;
         progress.advance(rows.len() as u64);
 
+        let group_id = (members > 0).then(|| self.next_id());
+        if let Some(group) = group_id {
+            progress.stage("all-company group", members as u64);
+            self.db()
+                .seed_group(group, "All company", members as i64, now - SPAN_MS)
+                .await?;
+            let mut rows = Vec::with_capacity(CHUNK);
+            for (i, &account) in ids.iter().enumerate().take(members) {
+                let role = if i == 0 { "owner" } else { "member" };
+                rows.push((self.next_id(), group, account, role));
+                if rows.len() == CHUNK || i + 1 == members {
+                    self.db().seed_group_members(&rows, now - SPAN_MS).await?;
+                    progress.advance(rows.len() as u64);
+                    rows.clear();
+                }
+            }
+        }
+
         progress.stage("posts", total_posts as u64);
         let mut batch = Vec::with_capacity(CHUNK);
-        for (i, &a) in authors.iter().enumerate() {
+        for (i, &(a, in_group)) in authors.iter().enumerate() {
             let text = format!(
                 "Seeded post {i} by {} with some words to read",
                 username(a, plan.active)
@@ -212,6 +257,7 @@ impl Starling {
                 content: format!("<p>{text}</p>"),
                 text,
                 created_at: post_at(i),
+                group_id: if in_group { group_id } else { None },
             });
             if batch.len() == CHUNK || i + 1 == authors.len() {
                 self.db().seed_statuses(&batch).await?;
@@ -221,10 +267,10 @@ impl Starling {
         }
 
         // Home feeds of active readers: the newest posts of the non-celebrity accounts
-        // they follow (celebrities are merged on read), plus their own.
+        // they follow (celebrities and groups are merged on read), plus their own.
         let mut by_author: Vec<Vec<usize>> = vec![Vec::new(); plan.active + 1];
-        for (i, &a) in authors.iter().enumerate().rev() {
-            if a <= plan.active {
+        for (i, &(a, in_group)) in authors.iter().enumerate().rev() {
+            if a <= plan.active && !in_group {
                 by_author[a].push(i);
             }
         }
@@ -282,6 +328,8 @@ impl Starling {
             password,
             celebrity,
             users,
+            group_id,
+            group_members: members,
             counts: (n, follow_rows, total_posts, feed_rows),
         })
     }

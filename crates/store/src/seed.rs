@@ -24,7 +24,7 @@ pub struct SeedAccount {
     pub last_status_at: Option<i64>,
 }
 
-/// A public post row for seeding.
+/// A post row for seeding: public, or unlisted in a public group.
 #[derive(Debug, Clone)]
 pub struct SeedStatus {
     pub id: i64,
@@ -32,6 +32,8 @@ pub struct SeedStatus {
     pub text: String,
     pub content: String,
     pub created_at: i64,
+    /// The (public) group it is posted in, if any.
+    pub group_id: Option<i64>,
 }
 
 async fn insert_rows(
@@ -128,22 +130,78 @@ impl Db {
         Ok(())
     }
 
-    /// Inserts public posts in one transaction.
+    /// Inserts posts in one transaction.
     pub async fn seed_statuses(&self, rows: &[SeedStatus]) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         insert_rows(
             &mut tx,
             self.backend(),
-            "INSERT INTO statuses (id, account_id, text, content, visibility, created_at)",
-            6,
+            "INSERT INTO statuses (id, account_id, text, content, visibility, created_at, group_id)",
+            7,
             rows.iter().map(|s| {
+                // A public group's posts are unlisted (see docs/decisions/0005).
+                let visibility = if s.group_id.is_some() {
+                    "unlisted"
+                } else {
+                    "public"
+                };
                 vec![
                     Arg::I(s.id),
                     Arg::I(s.account_id),
                     Arg::S(s.text.clone()),
                     Arg::S(s.content.clone()),
-                    Arg::S("public".into()),
+                    Arg::S(visibility.into()),
                     Arg::I(s.created_at),
+                    s.group_id.map_or(Arg::N, Arg::I),
+                ]
+            }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Creates a public group with `members_count` already counted (its members are
+    /// inserted by [`Db::seed_group_members`]).
+    pub async fn seed_group(
+        &self,
+        id: i64,
+        name: &str,
+        members_count: i64,
+        created_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO groups (id, name, description, visibility, created_at, members_count) \
+             VALUES ($1, $2, '', 'public', $3, $4)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(created_at)
+        .bind(members_count)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts `(id, group, account, role)` memberships in one transaction.
+    pub async fn seed_group_members(
+        &self,
+        rows: &[(i64, i64, i64, &str)],
+        created_at: i64,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_rows(
+            &mut tx,
+            self.backend(),
+            "INSERT INTO group_members (id, group_id, account_id, role, created_at)",
+            5,
+            rows.iter().map(|(id, g, a, role)| {
+                vec![
+                    Arg::I(*id),
+                    Arg::I(*g),
+                    Arg::I(*a),
+                    Arg::S((*role).to_owned()),
+                    Arg::I(created_at),
                 ]
             }),
         )

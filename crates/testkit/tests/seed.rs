@@ -26,6 +26,8 @@ fn plan() -> SeedPlan {
         posts_per_active: 3,
         celebrity_posts: 5,
         filler_posts: 30,
+        group_members: 30,
+        group_posts: 8,
         rng_seed: 7,
     }
 }
@@ -38,7 +40,19 @@ async fn seeded_network_reads_like_a_real_one() {
     let outcome = app.app.seed(&plan(), &progress).await.unwrap();
     assert!(progress.0.get() > 0, "progress was reported");
     assert_eq!(outcome.counts.0, 60);
-    assert_eq!(outcome.counts.2, 12 * 3 + 5 + 30);
+    assert_eq!(outcome.counts.2, 12 * 3 + 5 + 30 + 8);
+    let group = outcome.group_id.expect("the all-company group");
+    let g: Value = app
+        .get(
+            &format!("/api/v1/groups/{group}"),
+            Some(&outcome.celebrity.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(g["members_count"], 30);
+    assert_eq!(g["relationship"]["role"], "owner");
     assert_eq!(outcome.users.len(), 12);
 
     let celeb: Value = app
@@ -72,6 +86,11 @@ async fn seeded_network_reads_like_a_real_one() {
             celebrity_posts, 5,
             "every follower sees the celebrity's posts, merged on read"
         );
+        let group_posts = page
+            .iter()
+            .filter(|s| s["group"]["id"] == group.to_string().as_str())
+            .count();
+        assert_eq!(group_posts, 8, "every member sees the group's posts");
         let rels: Value = app
             .get(
                 &format!(
