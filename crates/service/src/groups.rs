@@ -184,6 +184,7 @@ impl Starling {
                     description,
                     visibility: visibility.map(|v| v.as_str().to_owned()),
                 },
+                visibility.map(|v| v.post_visibility().as_str()),
             )
             .await?;
         Ok(GroupView {

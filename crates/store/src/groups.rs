@@ -168,8 +168,16 @@ impl Db {
             .collect::<sqlx::Result<_>>()?)
     }
 
-    /// Changes a group's name, description or visibility.
-    pub async fn update_group(&self, id: i64, u: &GroupUpdate) -> Result<GroupRecord> {
+    /// Changes a group's name, description or visibility. With a new visibility, the
+    /// group's posts take the Mastodon visibility that goes with it (`post_visibility`),
+    /// in the same transaction, so apps keep showing their reach right.
+    pub async fn update_group(
+        &self,
+        id: i64,
+        u: &GroupUpdate,
+        post_visibility: Option<&str>,
+    ) -> Result<GroupRecord> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE groups SET name = COALESCE($2, name), description = COALESCE($3, description), \
              visibility = COALESCE($4, visibility) WHERE id = $1",
@@ -178,12 +186,22 @@ impl Db {
         .bind(&u.name)
         .bind(&u.description)
         .bind(&u.visibility)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if done == 0 {
             return Err(StoreError::NotFound);
         }
+        if let Some(v) = post_visibility {
+            sqlx::query(
+                "UPDATE statuses SET visibility = $2 WHERE group_id = $1 AND group_id IS NOT NULL",
+            )
+            .bind(id)
+            .bind(v)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         self.group(id).await
     }
 

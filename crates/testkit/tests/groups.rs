@@ -849,3 +849,52 @@ async fn deleting_a_group_deletes_its_posts() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn changing_a_groups_visibility_changes_who_reads_its_past_posts() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let eve = app.sign_up("eve").await;
+    let group = create_group(&app, &ana, "Guild", "public").await;
+    let post = post_in(&app, &ana, &group, "said in public").await;
+    let path = format!("/api/v1/statuses/{post}");
+    assert_eq!(app.get(&path, Some(&eve)).await.status(), StatusCode::OK);
+
+    expect_json(
+        app.put_json(
+            &format!("/api/v1/groups/{group}"),
+            Some(&ana),
+            json!({"visibility": "private"}),
+        )
+        .await,
+        "make private",
+    )
+    .await;
+    assert_eq!(
+        app.get(&path, Some(&eve)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get(&path, None).await.status(), StatusCode::NOT_FOUND);
+    let s = expect_json(app.get(&path, Some(&ana)).await, "author reads").await;
+    assert_eq!(s["visibility"], "private", "apps show the new reach");
+    assert_eq!(
+        app.get(&format!("/api/v1/groups/{group}/timeline"), Some(&eve))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+
+    expect_json(
+        app.put_json(
+            &format!("/api/v1/groups/{group}"),
+            Some(&ana),
+            json!({"visibility": "public"}),
+        )
+        .await,
+        "make public",
+    )
+    .await;
+    let s = expect_json(app.get(&path, Some(&eve)).await, "readable again").await;
+    assert_eq!(s["visibility"], "unlisted");
+    app.stop().await;
+}
