@@ -3,7 +3,7 @@
 use crate::auth::Principal;
 use crate::views::StatusView;
 use crate::{Result, ServiceError, Starling};
-use starling_domain::group::GroupVisibility;
+use starling_domain::group::{GroupRole, GroupVisibility};
 use starling_domain::id::now_millis;
 use starling_domain::text::{
     extract_hashtags, extract_local_mentions, render_html, validate_post_text,
@@ -251,6 +251,19 @@ impl Starling {
         })
     }
 
+    /// Whether `me` is an owner or admin of the group `status` was written in.
+    async fn moderates_group_of(&self, me: &AccountRecord, status: &StatusRecord) -> Result<bool> {
+        let Some(group) = status.group_id else {
+            return Ok(false);
+        };
+        Ok(self
+            .db()
+            .group_roles(me.id, &[group])
+            .await?
+            .iter()
+            .any(|(_, role)| GroupRole::parse(role).is_ok_and(GroupRole::moderates)))
+    }
+
     /// The group a new post goes to, checked: a reply stays in the group of the post it
     /// answers, and only members post in a group.
     async fn posting_group(
@@ -311,12 +324,13 @@ impl Starling {
             .ok_or(ServiceError::NotFound)
     }
 
-    /// `DELETE /api/v1/statuses/:id`: only the author; returns the post as it was.
+    /// `DELETE /api/v1/statuses/:id`: the author, or an owner or admin of the post's
+    /// group (who moderate it); returns the post as it was.
     pub async fn delete_status(&self, me: &AccountRecord, id: i64) -> Result<StatusView> {
         // Ownership, not visibility, decides: a reblog of a post whose author has since
         // blocked the reblogger is no longer visible to them, but is still theirs to delete.
         let status = self.db().status(id).await?;
-        if status.account_id != me.id {
+        if status.account_id != me.id && !self.moderates_group_of(me, &status).await? {
             return Err(ServiceError::NotFound);
         }
         let view = self.one_view(Some(me), status).await;

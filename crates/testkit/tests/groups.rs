@@ -898,3 +898,52 @@ async fn changing_a_groups_visibility_changes_who_reads_its_past_posts() {
     assert_eq!(s["visibility"], "unlisted");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn group_moderators_may_delete_posts_in_their_group() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cid = app.sign_up("cid").await;
+    let group = create_group(&app, &ana, "Guild", "public").await;
+    join(&app, &ben, &group).await;
+    join(&app, &cid, &group).await;
+    let spam = post_in(&app, &ben, &group, "buy my stuff").await;
+    let elsewhere = expect_json(
+        app.post_json(
+            "/api/v1/statuses",
+            Some(&ben),
+            json!({"status": "not in a group"}),
+        )
+        .await,
+        "post",
+    )
+    .await;
+    // A fellow member may not delete it; the owner may, but only inside the group.
+    assert_eq!(
+        app.delete(&format!("/api/v1/statuses/{spam}"), Some(&cid))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete(&format!("/api/v1/statuses/{}", id(&elsewhere)), Some(&ana))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    expect_json(
+        app.delete(&format!("/api/v1/statuses/{spam}"), Some(&ana))
+            .await,
+        "owner deletes",
+    )
+    .await;
+    assert_eq!(
+        app.get(&format!("/api/v1/statuses/{spam}"), Some(&ben))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(me(&app, &ben).await["statuses_count"], 1);
+    app.stop().await;
+}
