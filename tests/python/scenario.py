@@ -30,6 +30,7 @@ import time
 import traceback
 import urllib.parse
 import warnings
+from typing import List
 
 import requests
 from mastodon import (
@@ -38,10 +39,12 @@ from mastodon import (
     MastodonError,
     MastodonUnauthorizedError,
 )
+from mastodon.return_types import Status
+from mastodon.types_base import AttribAccessDict
 
 SCOPES = ["read", "write", "follow", "push"]
-PASSWORDS = {"ana": "ana-secret-pw-1", "ben": "ben-secret-pw-2"}
-EMAILS = {"ana": "ana@example.com", "ben": "ben@example.com"}
+PASSWORDS = {"ana": "ana-secret-pw-1", "ben": "ben-secret-pw-2", "cal": "cal-secret-pw-3"}
+EMAILS = {"ana": "ana@example.com", "ben": "ben@example.com", "cal": "cal@example.com"}
 MAX_CHARS = 140
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 30.0
@@ -282,6 +285,16 @@ def describe_notifications(notifications):
     return [(n.get("type"), sid(n.get("account")), sid(n.get("status"))) for n in notifications]
 
 
+def starling_request(api, method, endpoint, params=None, entity=AttribAccessDict):
+    """Calls an endpoint Mastodon.py has no method for (Starling's groups, status_post with
+    group_id) through the library's own request helper, so that authentication, error
+    handling (MastodonAPIError with the HTTP status) and Link pagination are Mastodon.py's.
+    Mastodon.py 2.x offers no public generic request method; __api_request is name-mangled.
+    entity: the type to cast the JSON answer to (e.g. Status, List[Status])."""
+    # A fresh dict: Mastodon.py may add to params (lang), and a form body is sent as given.
+    return api._Mastodon__api_request(method, endpoint, dict(params or {}), override_type=entity)
+
+
 def expect_api_error(call, status, description):
     """Runs call(), which must raise MastodonAPIError with the given HTTP status. Returns the error."""
     try:
@@ -508,6 +521,12 @@ def run_scenario(base):
 
     conversations_steps(ana, ben, ana_id, ben_id)
 
+    step("sign up cal, a third account, for the groups steps")
+    cal = client(client_id=client_id, client_secret=client_secret)
+    cal_token = cal.create_account("cal", PASSWORDS["cal"], EMAILS["cal"], agreement=True, scopes=SCOPES)
+    check(isinstance(cal_token, str) and cal_token, f"create_account(cal) returned {cal_token!r}")
+    groups_steps(ana, ben, cal, ana_id, ben_id)
+
     # --- token revocation ----------------------------------------------------------------
     step("revoke_access_token: ben's login token then fails with 401; his sign-up token still works")
     ben.revoke_access_token(allow_http=True)
@@ -544,6 +563,79 @@ def conversations_steps(ana, ben, ana_id, ben_id):
     check(read.unread is False, f"conversations_read returned unread = {read.unread!r}, expected false")
     again = next((c for c in ben.conversations() if sid(c) == sid(conv)), None)
     check(again is not None and again.unread is False, f"after reading, the listed conversation is {again!r}")
+
+
+def groups_steps(ana, ben, cal, ana_id, ben_id):
+    """Starling's groups (docs/api.md, "Groups"): a private group, a join request answered by
+    the owner, a post in the group, and who may read it."""
+    step("groups: ana creates a private group (POST /api/v1/groups)")
+    group = starling_request(ana, "POST", "/api/v1/groups", {
+        "name": "Platform team", "description": "Builds and runs the platform", "visibility": "private",
+    })
+    gid = sid(group)
+    check(gid is not None and gid.isdigit(), f"group id {gid!r} is not a decimal string")
+    check(group.name == "Platform team" and group.visibility == "private", f"created group is {group!r}")
+    check(group.members_count == 1, f"new group members_count = {group.members_count!r}, expected 1")
+    rel = group.relationship
+    check(rel.member is True and rel.role == "owner", f"creator's relationship = {rel!r}, expected member, owner")
+    mine = starling_request(ana, "GET", "/api/v1/groups", {"mine": "true"}, entity=List[AttribAccessDict])
+    check(gid in ids(mine), f"ana's groups (mine=true) {ids(mine)} lack {gid}")
+    groups_url = f"/api/v1/groups/{gid}"
+
+    step("groups: ben asks to join (requested, not yet a member); the timeline is 403 for him")
+    asked = starling_request(ben, "POST", f"{groups_url}/join")
+    check(asked.relationship.requested is True, f"join of a private group: relationship = {asked.relationship!r}, expected requested")
+    check(asked.relationship.member is False, f"ben became a member without approval: {asked.relationship!r}")
+    check(asked.members_count == 1, f"members_count = {asked.members_count!r} after a mere request, expected 1")
+    expect_api_error(lambda: starling_request(ben, "GET", f"{groups_url}/timeline"), 403, "group timeline for a requester")
+    waiting = starling_request(ana, "GET", f"{groups_url}/requests", entity=List[AttribAccessDict])
+    check(ids(waiting) == [ben_id], f"ana's join requests = {ids(waiting)}, expected [{ben_id}] (ben)")
+    notes = ana.notifications()
+    note = find_notification(notes, "group_request", ben_id)
+    check(note is not None, f"ana has no group_request notification from ben: {describe_notifications(notes)}")
+    check(sid(note.get("group")) == gid, f"group_request notification names group {sid(note.get('group'))}, expected {gid}")
+
+    step("groups: ana authorizes ben; he is a member and gets a group_approval notification")
+    after = starling_request(ana, "POST", f"{groups_url}/requests/{ben_id}/authorize")
+    check(after.members_count == 2, f"members_count after authorize = {after.members_count!r}, expected 2")
+    bens_view = starling_request(ben, "GET", groups_url)
+    check(bens_view.relationship.member is True and bens_view.relationship.role == "member",
+          f"ben's relationship after approval = {bens_view.relationship!r}")
+    check(starling_request(ana, "GET", f"{groups_url}/requests", entity=List[AttribAccessDict]) == [],
+          "the request is still pending after authorize")
+    notes = ben.notifications()
+    check(find_notification(notes, "group_approval", ana_id) is not None,
+          f"ben has no group_approval notification from ana: {describe_notifications(notes)}")
+
+    step("groups: cal follows ben; ben posts in the group (status_post has no group_id: POST /api/v1/statuses)")
+    cal.account_follow(ben_id)
+    post = starling_request(ben, "POST", "/api/v1/statuses",
+                            {"status": "Deploy freeze starts Friday", "group_id": gid, "visibility": "public"},
+                            entity=Status)
+    check(sid(post.get("group")) == gid, f"the post's group = {post.get('group')!r}, expected group {gid}")
+    check(post.visibility == "private", f"a private group's post has visibility {post.visibility!r}, expected 'private'")
+
+    step("groups: ana (owner) sees it in the group timeline and in her home timeline (she does not follow ben)")
+    timeline = starling_request(ana, "GET", f"{groups_url}/timeline", entity=List[Status])
+    check(ids(timeline) == [sid(post)], f"group timeline = {ids(timeline)}, expected [{sid(post)}]")
+    home = ana.timeline_home()
+    check(sid(post) in ids(home), f"ana's home timeline {ids(home)} lacks the group post {sid(post)}")
+    shown = next(s for s in home if sid(s) == sid(post))
+    check(sid(shown.get("group")) == gid, f"the group post in home has group {shown.get('group')!r}")
+
+    step("groups: cal (follows ben, not a member) gets 403 on the group, 404 on the post, nothing in home")
+    expect_api_error(lambda: starling_request(cal, "GET", f"{groups_url}/timeline"), 403, "group timeline for a non-member")
+    expect_api_error(lambda: starling_request(cal, "GET", f"{groups_url}/members"), 403, "member list for a non-member")
+    expect_api_error(lambda: cal.status(post.id), 404, "a private group's post for a non-member")
+    check(sid(post) not in ids(cal.timeline_home()), "a private group's post reached a non-member follower's home")
+    expect_api_error(
+        lambda: starling_request(cal, "POST", "/api/v1/statuses", {"status": "let me in", "group_id": gid}),
+        403,
+        "posting in a group one is not a member of",
+    )
+    outside = starling_request(cal, "GET", groups_url)
+    check(outside.relationship.member is False and outside.members_count == 2,
+          f"cal's look-up of the group = {outside!r}, expected a non-member view with 2 members")
 
 
 # --------------------------------------------------------------------------------------

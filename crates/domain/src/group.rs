@@ -106,9 +106,10 @@ impl GroupVisibility {
 /// A member's role in a group, from most to least powerful.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum GroupRole {
-    /// Runs the group: may also rename, delete and appoint owners.
+    /// Owns the group: may also delete it and appoint owners.
     Owner,
-    /// Runs the membership: requests, invitations, removals, admins.
+    /// Runs the group: edits it, answers requests, invites, removes members, appoints
+    /// admins and deletes posts in it.
     Admin,
     /// Reads and posts.
     Member,

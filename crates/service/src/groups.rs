@@ -126,6 +126,24 @@ impl Starling {
         Ok(GroupView { group, standing })
     }
 
+    /// `GET /api/v1/groups/:id` for a signed-in caller or an anonymous reader, who may
+    /// look up public groups only (a private group is 404 to someone outside the network).
+    pub async fn group_for(&self, viewer: Option<&AccountRecord>, id: i64) -> Result<GroupView> {
+        match viewer {
+            Some(me) => self.group(me, id).await,
+            None => {
+                let group = self.db().group(id).await?;
+                if group.visibility != GroupVisibility::Public.as_str() {
+                    return Err(ServiceError::NotFound);
+                }
+                Ok(GroupView {
+                    group,
+                    standing: GroupStanding::default(),
+                })
+            }
+        }
+    }
+
     /// `GET /api/v1/groups`: public groups and the caller's own (only the latter with
     /// `mine_only`), newest first.
     pub async fn groups(
@@ -261,19 +279,13 @@ impl Starling {
     }
 
     /// The group if the caller may read its posts and members; 403 for a private group
-    /// the caller is not in.
+    /// the caller is not in (404 for an anonymous reader).
     pub(crate) async fn readable_group(
         &self,
         me: Option<&AccountRecord>,
         id: i64,
     ) -> Result<GroupRecord> {
-        let view = match me {
-            Some(me) => self.group(me, id).await?,
-            None => GroupView {
-                group: self.db().group(id).await?,
-                standing: GroupStanding::default(),
-            },
-        };
+        let view = self.group_for(me, id).await?;
         if rules::may_read(view.visibility(), view.role()) {
             Ok(view.group)
         } else {

@@ -56,3 +56,5 @@ CREATE INDEX statuses_group ON statuses (group_id, id) WHERE group_id IS NOT NUL
 
 -- The group a notification is about (join request, invitation, approval).
 ALTER TABLE notifications ADD COLUMN group_id BIGINT REFERENCES groups (id) ON DELETE CASCADE;
+-- An answered or withdrawn join request takes its notifications with it.
+CREATE INDEX notifications_group ON notifications (group_id, from_account_id) WHERE group_id IS NOT NULL;

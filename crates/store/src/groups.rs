@@ -372,15 +372,7 @@ impl Db {
     pub async fn add_group_member(&self, m: &NewMember) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
         let added = insert_member(&mut tx, m).await?;
-        for table in ["group_requests", "group_invitations"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE group_id = $1 AND account_id = $2"
-            ))
-            .bind(m.group_id)
-            .bind(m.account_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        settle_request_and_invitation(&mut tx, m.group_id, m.account_id).await?;
         tx.commit().await?;
         Ok(added)
     }
@@ -393,15 +385,7 @@ impl Db {
         account_id: i64,
     ) -> Result<MemberChange> {
         let mut tx = self.writer.begin().await?;
-        for table in ["group_requests", "group_invitations"] {
-            sqlx::query(&format!(
-                "DELETE FROM {table} WHERE group_id = $1 AND account_id = $2"
-            ))
-            .bind(group_id)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        }
+        settle_request_and_invitation(&mut tx, group_id, account_id).await?;
         let removed = sqlx::query(&format!(
             "DELETE FROM group_members WHERE group_id = $1 AND account_id = $2 AND {NOT_LAST_OWNER}"
         ))
@@ -499,16 +483,13 @@ impl Db {
         Ok(done > 0)
     }
 
-    /// Drops a pending join request; false if there was none.
+    /// Drops a pending join request (and the moderators' notifications of it); false if
+    /// there was none.
     pub async fn delete_group_request(&self, group_id: i64, account_id: i64) -> Result<bool> {
-        let done =
-            sqlx::query("DELETE FROM group_requests WHERE group_id = $1 AND account_id = $2")
-                .bind(group_id)
-                .bind(account_id)
-                .execute(&self.writer)
-                .await?
-                .rows_affected();
-        Ok(done > 0)
+        let mut tx = self.writer.begin().await?;
+        let done = settle_request_and_invitation(&mut tx, group_id, account_id).await?;
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Records an invitation; false if one is already pending.
@@ -664,6 +645,41 @@ async fn insert_member(conn: &mut sqlx::AnyConnection, m: &NewMember) -> Result<
             .await?;
     }
     Ok(added)
+}
+
+/// Removes a pending join request and invitation of `account_id`, with the
+/// notifications they caused, once the request is answered or withdrawn (so that asking
+/// and withdrawing again and again does not pile up notifications). Whether a request
+/// was pending.
+async fn settle_request_and_invitation(
+    conn: &mut sqlx::AnyConnection,
+    group_id: i64,
+    account_id: i64,
+) -> Result<bool> {
+    let requested =
+        sqlx::query("DELETE FROM group_requests WHERE group_id = $1 AND account_id = $2")
+            .bind(group_id)
+            .bind(account_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            > 0;
+    sqlx::query("DELETE FROM group_invitations WHERE group_id = $1 AND account_id = $2")
+        .bind(group_id)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    if requested {
+        sqlx::query(
+            "DELETE FROM notifications WHERE group_id = $1 AND from_account_id = $2 \
+             AND kind = 'group_request' AND group_id IS NOT NULL",
+        )
+        .bind(group_id)
+        .bind(account_id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(requested)
 }
 
 /// Why a guarded removal or role change touched no row.

@@ -947,3 +947,86 @@ async fn group_moderators_may_delete_posts_in_their_group() {
     assert_eq!(me(&app, &ben).await["statuses_count"], 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn anonymous_readers_see_public_groups_only() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let public = create_group(&app, &ana, "Guild", "public").await;
+    let private = create_group(&app, &ana, "Board", "private").await;
+    let open = post_in(&app, &ana, &public, "open to all").await;
+    post_in(&app, &ana, &private, "members only").await;
+
+    let g = expect_json(
+        app.get(&format!("/api/v1/groups/{public}"), None).await,
+        "anonymous show",
+    )
+    .await;
+    assert_eq!(g["relationship"]["member"], false);
+    let timeline = expect_json(
+        app.get(&format!("/api/v1/groups/{public}/timeline"), None)
+            .await,
+        "anonymous timeline",
+    )
+    .await;
+    assert_eq!(timeline[0]["id"], open.as_str());
+    for path in [
+        format!("/api/v1/groups/{private}"),
+        format!("/api/v1/groups/{private}/timeline"),
+    ] {
+        assert_eq!(
+            app.get(&path, None).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    // The rest needs a user.
+    for path in [
+        "/api/v1/groups".to_owned(),
+        format!("/api/v1/groups/{public}/members"),
+    ] {
+        assert_eq!(
+            app.get(&path, None).await.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn answered_or_withdrawn_requests_take_their_notifications_along() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let group = create_group(&app, &ana, "Board", "private").await;
+    for _ in 0..3 {
+        join(&app, &ben, &group).await;
+        expect_json(
+            app.post_json(
+                &format!("/api/v1/groups/{group}/leave"),
+                Some(&ben),
+                json!({}),
+            )
+            .await,
+            "withdraw",
+        )
+        .await;
+    }
+    assert!(notification_types(&app, &ana).await.is_empty());
+    join(&app, &ben, &group).await;
+    assert_eq!(notification_types(&app, &ana).await, vec!["group_request"]);
+    let ben_id = id(&me(&app, &ben).await);
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/groups/{group}/requests/{ben_id}/reject"),
+            Some(&ana),
+            json!({}),
+        )
+        .await,
+        "reject",
+    )
+    .await;
+    assert!(notification_types(&app, &ana).await.is_empty());
+    app.stop().await;
+}

@@ -7,7 +7,7 @@
 
 use crate::entities::{Account, Status};
 use crate::error::ApiResult;
-use crate::extract::{AccountIds, Auth, Body, Params, flex_bool, path_id};
+use crate::extract::{AccountIds, Auth, Body, MaybeAuth, Params, flex_bool, path_id};
 use crate::pagination::{PageParams, accounts_page, link_header, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
@@ -15,9 +15,10 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use starling_service::auth::Principal;
 use starling_service::groups::{GroupChanges, GroupView, MemberView, NewGroup};
 use starling_service::timelines::{Paged, Timeline};
-use starling_service::{Settings, Starling};
+use starling_service::{AccountRecord, Settings, Starling};
 
 pub(super) fn routes() -> Router<Starling> {
     Router::new()
@@ -155,14 +156,22 @@ async fn create(
     Ok(one(&app, &group))
 }
 
-/// `GET /api/v1/groups/:id`.
+/// `GET /api/v1/groups/:id` (anonymous readers: public groups only).
 async fn show(
     State(app): State<Starling>,
-    Auth(p): Auth,
+    MaybeAuth(p): MaybeAuth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Group>> {
-    p.require("read:groups")?;
-    Ok(one(&app, &app.group(p.account()?, path_id(&id)?).await?))
+    let viewer = reader(&p, "read:groups")?;
+    Ok(one(&app, &app.group_for(viewer, path_id(&id)?).await?))
+}
+
+/// The signed-in reader, if any, checked for `scope`.
+fn reader<'a>(p: &'a Option<Principal>, scope: &str) -> ApiResult<Option<&'a AccountRecord>> {
+    if let Some(p) = p {
+        p.require(scope)?;
+    }
+    Ok(p.as_ref().and_then(|p| p.account.as_ref()))
 }
 
 /// `PUT /api/v1/groups/:id` (owners and admins; fields left out keep their values).
@@ -355,21 +364,18 @@ async fn invite(
     Ok(one(&app, &group))
 }
 
-/// `GET /api/v1/groups/:id/timeline`: the group's posts, newest first.
+/// `GET /api/v1/groups/:id/timeline`: the group's posts, newest first (anonymous
+/// readers: public groups only).
 async fn timeline(
     State(app): State<Starling>,
-    Auth(p): Auth,
+    MaybeAuth(p): MaybeAuth,
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PageParams>,
 ) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
-    p.require("read:statuses")?;
+    let viewer = reader(&p, "read:statuses")?;
     let paged = app
-        .timeline(
-            Some(p.account()?),
-            Timeline::Group(path_id(&id)?),
-            q.page()?,
-        )
+        .timeline(viewer, Timeline::Group(path_id(&id)?), q.page()?)
         .await?;
     Ok(statuses_page(&app, &uri, &paged))
 }
