@@ -113,20 +113,13 @@ impl Starling {
         }
         let batch = self.batch(viewer, &statuses).await?;
         let visible: Vec<&StatusRecord> = statuses.iter().filter(|s| keep(&batch, s)).collect();
-        let marks = match viewer {
-            Some(v) => {
-                let mut ids: Vec<i64> = visible.iter().map(|s| s.id).collect();
-                ids.extend(visible.iter().filter_map(|s| s.reblog_of_id));
-                self.db().viewer_marks(v.id, &ids).await?
-            }
-            None => ViewerMarks::default(),
-        };
+        let marks = &batch.marks;
         Ok(visible
             .into_iter()
             .filter_map(|s| {
-                let mut view = build(&batch, &marks, s)?;
+                let mut view = build(&batch, marks, s)?;
                 if let Some(orig) = s.reblog_of_id {
-                    view.reblog = Some(Box::new(build(&batch, &marks, batch.posts.get(&orig)?)?));
+                    view.reblog = Some(Box::new(build(&batch, marks, batch.posts.get(&orig)?)?));
                 }
                 Some(view)
             })

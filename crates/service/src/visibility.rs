@@ -7,9 +7,10 @@ use crate::{Result, ServiceError, Starling};
 use starling_domain::group::{GroupRole, GroupVisibility};
 use starling_domain::visibility::{PostFacts, ViewerFacts, Visibility, may_see};
 use starling_store::groups::GroupRecord;
+use starling_store::interactions::ViewerMarks;
 use starling_store::social::ViewerRelations;
 use starling_store::{AccountRecord, StatusRecord};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Everything known about a batch of posts and one viewer.
 pub(crate) struct Batch {
@@ -27,6 +28,8 @@ pub(crate) struct Batch {
     group_roles: HashMap<i64, GroupRole>,
     viewer_id: Option<i64>,
     relations: ViewerRelations,
+    /// The viewer's favourites, reblogs, bookmarks and pins among the posts.
+    pub(crate) marks: ViewerMarks,
 }
 
 impl Batch {
@@ -106,73 +109,30 @@ impl Starling {
         viewer: Option<&AccountRecord>,
         statuses: &[StatusRecord],
     ) -> Result<Batch> {
-        let mut posts: HashMap<i64, StatusRecord> =
-            statuses.iter().map(|s| (s.id, s.clone())).collect();
-        let missing: Vec<i64> = statuses
+        let facts = self
+            .db()
+            .post_facts(viewer.map(|v| v.id), statuses.to_vec())
+            .await?;
+        let posts: HashMap<i64, StatusRecord> = statuses
             .iter()
-            .filter_map(|s| s.reblog_of_id)
-            .filter(|id| !posts.contains_key(id))
+            .cloned()
+            .chain(facts.originals)
+            .map(|s| (s.id, s))
             .collect();
-        for s in self.db().statuses(&missing).await? {
-            posts.insert(s.id, s);
-        }
-        let ids: Vec<i64> = posts.keys().copied().collect();
-        let mentions = self.db().mentions_of(&ids).await?;
-        let tags = self.db().tags_of(&ids).await?;
-        let mut account_ids: Vec<i64> = posts.values().map(|s| s.account_id).collect();
-        account_ids.extend(mentions.iter().map(|(_, a)| *a));
-        account_ids.sort_unstable();
-        account_ids.dedup();
-        let accounts: HashMap<i64, AccountRecord> = self
-            .db()
-            .accounts(&account_ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.id, a))
-            .collect();
-        let mut group_ids: Vec<i64> = posts.values().filter_map(|s| s.group_id).collect();
-        group_ids.sort_unstable();
-        group_ids.dedup();
-        let groups: HashMap<i64, GroupRecord> = self
-            .db()
-            .groups(&group_ids)
-            .await?
-            .into_iter()
-            .map(|g| (g.id, g))
-            .collect();
-        let group_roles: HashMap<i64, GroupRole> = match viewer {
-            Some(v) if !group_ids.is_empty() => self
-                .db()
-                .group_roles(v.id, &group_ids)
-                .await?
+        Ok(Batch {
+            posts,
+            accounts: facts.accounts.into_iter().map(|a| (a.id, a)).collect(),
+            mentions: facts.mentions,
+            tags: facts.tags,
+            groups: facts.groups.into_iter().map(|g| (g.id, g)).collect(),
+            group_roles: facts
+                .group_roles
                 .into_iter()
                 .filter_map(|(g, r)| Some((g, GroupRole::parse(&r).ok()?)))
                 .collect(),
-            _ => HashMap::new(),
-        };
-        let relations = match viewer {
-            Some(v) => {
-                let mut authors: Vec<i64> = posts
-                    .values()
-                    .map(|s| s.account_id)
-                    .filter(|a| *a != v.id)
-                    .collect::<HashSet<_>>()
-                    .into_iter()
-                    .collect();
-                authors.sort_unstable();
-                self.db().viewer_relations(v.id, &authors).await?
-            }
-            None => ViewerRelations::default(),
-        };
-        Ok(Batch {
-            posts,
-            accounts,
-            mentions,
-            tags,
-            groups,
-            group_roles,
             viewer_id: viewer.map(|v| v.id),
-            relations,
+            relations: facts.relations,
+            marks: facts.marks,
         })
     }
 

@@ -91,21 +91,8 @@ impl Db {
 
     /// Accounts by id, in no particular order; unknown ids are skipped.
     pub async fn accounts(&self, ids: &[i64]) -> Result<Vec<AccountRecord>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        let rows = q.fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| AccountRecord::from_row(r).map_err(Into::into))
-            .collect()
+        let ids = ids.to_vec();
+        self.read(move |c| crate::facts::accounts(c, &ids)).await
     }
 
     /// Accounts whose lowercase username is in `names` (for resolving mentions).
@@ -122,9 +109,7 @@ impl Db {
             q = q.bind(n.to_ascii_lowercase());
         }
         let rows = q.fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| AccountRecord::from_row(r).map_err(Into::into))
-            .collect()
+        rows.iter().map(AccountRecord::from_row).collect()
     }
 
     /// All accounts, oldest first, a page at a time (for the admin command).
@@ -135,9 +120,7 @@ impl Db {
             offset.max(0)
         );
         let rows = sqlx::query(&sql).fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| AccountRecord::from_row(r).map_err(Into::into))
-            .collect()
+        rows.iter().map(AccountRecord::from_row).collect()
     }
 
     /// Number of accounts, and of active ones.

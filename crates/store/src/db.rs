@@ -1,9 +1,11 @@
 //! Connection pools and migrations for both engines.
 
 use crate::Result;
+use crate::reads::{ReadConn, SqliteReaders};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which database engine is behind the pools.
@@ -24,6 +26,8 @@ pub enum Backend {
 pub struct Db {
     pub(crate) writer: AnyPool,
     pub(crate) reader: AnyPool,
+    /// SQLite only: the connections the hot reads use (see [`crate::reads`]).
+    sqlite_readers: Option<Arc<SqliteReaders>>,
     backend: Backend,
 }
 
@@ -51,6 +55,7 @@ impl Db {
             Self {
                 writer: pool.clone(),
                 reader: pool,
+                sqlite_readers: None,
                 backend: Backend::Postgres,
             }
         };
@@ -126,8 +131,18 @@ impl Db {
         Ok(Self {
             writer,
             reader,
+            sqlite_readers: Some(Arc::new(SqliteReaders::new(path, readers as usize))),
             backend: Backend::Sqlite,
         })
+    }
+
+    /// Runs a hot read (see [`crate::reads`]) on a read connection.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn ReadConn) -> Result<T> + Send + 'static,
+    {
+        crate::reads::run(self.sqlite_readers.as_ref(), &self.reader, f).await
     }
 
     /// The engine in use.

@@ -14,6 +14,12 @@ pub enum StoreError {
     /// The database failed or is unreachable.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The embedded database failed on a hot read path (see `reads`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A row read did not have the expected shape, or a read task failed.
+    #[error("read failed: {0}")]
+    Read(String),
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

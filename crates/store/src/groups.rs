@@ -7,15 +7,14 @@
 //! writer cannot both succeed.
 
 use crate::db::{Arg, bind_all, placeholders};
-use crate::records::{ACCOUNT_COLUMNS, AccountRecord, Listed, STATUS_COLUMNS, StatusRecord};
-use crate::statuses::rows_to_statuses;
+use crate::reads::Cols;
+use crate::records::{ACCOUNT_COLUMNS, AccountRecord, Listed, StatusRecord};
 use crate::{Db, Page, Result, StoreError};
 use sqlx::Row;
-use sqlx::any::AnyRow;
 use std::collections::{HashMap, HashSet};
 
 /// Columns selected for a [`GroupRecord`] from `groups g`.
-const GROUP_COLUMNS: &str =
+pub(crate) const GROUP_COLUMNS: &str =
     "g.id, g.name, g.description, g.visibility, g.created_at, g.members_count";
 
 /// A group as stored.
@@ -36,14 +35,14 @@ pub struct GroupRecord {
 }
 
 impl GroupRecord {
-    fn from_row(r: &AnyRow) -> sqlx::Result<Self> {
+    pub(crate) fn from_row(r: &impl Cols) -> Result<Self> {
         Ok(Self {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
-            description: r.try_get("description")?,
-            visibility: r.try_get("visibility")?,
-            created_at: r.try_get("created_at")?,
-            members_count: r.try_get("members_count")?,
+            id: r.int("id")?,
+            name: r.text("name")?,
+            description: r.text("description")?,
+            visibility: r.text("visibility")?,
+            created_at: r.int("created_at")?,
+            members_count: r.int("members_count")?,
         })
     }
 }
@@ -146,26 +145,13 @@ impl Db {
             .fetch_optional(&self.reader)
             .await?
             .ok_or(StoreError::NotFound)?;
-        Ok(GroupRecord::from_row(&row)?)
+        GroupRecord::from_row(&row)
     }
 
     /// Several groups, in no particular order; unknown ids are skipped.
     pub async fn groups(&self, ids: &[i64]) -> Result<Vec<GroupRecord>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let args: Vec<Arg> = ids.iter().map(|i| Arg::I(*i)).collect();
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(rows
-            .iter()
-            .map(GroupRecord::from_row)
-            .collect::<sqlx::Result<_>>()?)
+        let ids = ids.to_vec();
+        self.read(move |c| crate::facts::groups(c, &ids)).await
     }
 
     /// Changes a group's name, description or visibility. With a new visibility, the
@@ -258,7 +244,7 @@ impl Db {
         let groups = rows
             .iter()
             .map(GroupRecord::from_row)
-            .collect::<sqlx::Result<_>>()?;
+            .collect::<Result<_>>()?;
         Ok(page.finish(groups))
     }
 
@@ -344,18 +330,9 @@ impl Db {
         account_id: i64,
         group_ids: &[i64],
     ) -> Result<Vec<(i64, String)>> {
-        if group_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT group_id, role FROM group_members WHERE account_id = $1 AND group_id IN ({})",
-            placeholders(2, group_ids.len())
-        );
-        let mut q = sqlx::query_as::<_, (i64, String)>(&sql).bind(account_id);
-        for id in group_ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.reader).await?)
+        let ids = group_ids.to_vec();
+        self.read(move |c| crate::facts::group_roles(c, account_id, &ids))
+            .await
     }
 
     /// The groups `account_id` belongs to.
@@ -575,13 +552,13 @@ impl Db {
             .map(|r| {
                 Ok((
                     Listed {
-                        cursor: r.try_get("cursor")?,
+                        cursor: r.int("cursor")?,
                         item: AccountRecord::from_row(r)?,
                     },
-                    r.try_get("member_role")?,
+                    r.text("member_role")?,
                 ))
             })
-            .collect::<sqlx::Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(page.finish(items))
     }
 
@@ -609,16 +586,9 @@ impl Db {
 
     /// A page of a group's posts (replies included), before visibility filtering.
     pub async fn group_timeline(&self, group_id: i64, page: &Page) -> Result<Vec<StatusRecord>> {
-        let mut sql = format!(
-            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.group_id = $1 AND s.group_id IS NOT NULL"
-        );
-        let mut args = vec![Arg::I(group_id)];
-        let order = page.apply(&mut sql, "s.id", &mut args);
-        sql.push_str(&order);
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(page.finish(rows_to_statuses(&rows)?))
+        let page = *page;
+        self.read(move |c| crate::timelines::group_page(c, group_id, &page))
+            .await
     }
 }
 

@@ -1,6 +1,6 @@
 //! Favourites, bookmarks and pins: per-account marks on posts.
 
-use crate::db::{Arg, bind_all, placeholders};
+use crate::db::{Arg, bind_all};
 use crate::records::{
     ACCOUNT_COLUMNS, AccountRecord, Listed, NewNotification, STATUS_COLUMNS, StatusRecord,
 };
@@ -192,25 +192,8 @@ pub struct ViewerMarks {
 impl Db {
     /// Favourites, reblogs, bookmarks and pins of `viewer` among `status_ids`, in one query.
     pub async fn viewer_marks(&self, viewer: i64, status_ids: &[i64]) -> Result<ViewerMarks> {
-        let mut marks = ViewerMarks::default();
-        if status_ids.is_empty() {
-            return Ok(marks);
-        }
-        let list = placeholders(2, status_ids.len());
-        let sql = format!(
-            "SELECT status_id, 'f' FROM favourites WHERE account_id = $1 AND status_id IN ({list}) \
-             UNION ALL SELECT reblog_of_id, 'r' FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({list}) \
-             UNION ALL SELECT status_id, 'b' FROM bookmarks WHERE account_id = $1 AND status_id IN ({list}) \
-             UNION ALL SELECT status_id, 'p' FROM pins WHERE account_id = $1 AND status_id IN ({list})"
-        );
-        for (id, kind) in self.tagged_ids(&sql, viewer, status_ids).await? {
-            match kind.as_str() {
-                "f" => marks.favourited.insert(id),
-                "r" => marks.reblogged.insert(id),
-                "b" => marks.bookmarked.insert(id),
-                _ => marks.pinned.insert(id),
-            };
-        }
-        Ok(marks)
+        let ids = status_ids.to_vec();
+        self.read(move |c| crate::facts::marks(c, viewer, &ids))
+            .await
     }
 }

@@ -1,5 +1,7 @@
 //! OAuth applications, access tokens and authorization codes (secrets stored hashed).
 
+use crate::db::Arg;
+use crate::reads::Cols;
 use crate::records::{
     ACCOUNT_COLUMNS, AccountRecord, AppRecord, CodeRecord, NewToken, TokenRecord,
 };
@@ -88,23 +90,24 @@ impl Db {
             "SELECT t.id AS token_id, t.app_id, t.account_id AS token_account, t.scopes, t.created_at AS token_created, {cols} \
              FROM oauth_tokens t LEFT JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
         );
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let token = TokenRecord {
-            id: row.try_get("token_id")?,
-            app_id: row.try_get("app_id")?,
-            account_id: row.try_get("token_account")?,
-            scopes: row.try_get("scopes")?,
-            created_at: row.try_get("token_created")?,
-        };
-        let account = match token.account_id {
-            Some(_) => Some(AccountRecord::from_row(&row)?),
-            None => None,
-        };
-        Ok((token, account))
+        let hash = token_hash.to_owned();
+        self.read(move |c| {
+            let rows = c.rows(&sql, &[Arg::S(hash)])?;
+            let row = rows.first().ok_or(StoreError::NotFound)?;
+            let token = TokenRecord {
+                id: row.int("token_id")?,
+                app_id: row.opt_int("app_id")?,
+                account_id: row.opt_int("token_account")?,
+                scopes: row.text("scopes")?,
+                created_at: row.int("token_created")?,
+            };
+            let account = match token.account_id {
+                Some(_) => Some(AccountRecord::from_row(row)?),
+                None => None,
+            };
+            Ok((token, account))
+        })
+        .await
     }
 
     /// Deletes the token whose access or refresh hash matches and that belongs to `app_id`,

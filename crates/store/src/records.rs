@@ -1,5 +1,6 @@
 //! Plain data read from and written to the database.
 
+use crate::reads::Cols;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -34,28 +35,28 @@ pub struct AccountRecord {
 }
 
 impl AccountRecord {
-    pub(crate) fn from_row(r: &AnyRow) -> sqlx::Result<Self> {
+    pub(crate) fn from_row(r: &impl Cols) -> crate::Result<Self> {
         Ok(Self {
-            id: r.try_get("id")?,
-            username: r.try_get("username")?,
-            email: r.try_get("email")?,
-            password_hash: r.try_get("password_hash")?,
-            display_name: r.try_get("display_name")?,
-            note: r.try_get("note")?,
-            role: r.try_get("role")?,
-            locked: r.try_get::<i64, _>("locked")? != 0,
-            bot: r.try_get::<i64, _>("bot")? != 0,
-            discoverable: r.try_get::<i64, _>("discoverable")? != 0,
-            default_privacy: r.try_get("default_privacy")?,
-            default_sensitive: r.try_get::<i64, _>("default_sensitive")? != 0,
-            default_language: r.try_get("default_language")?,
-            celebrity: r.try_get::<i64, _>("celebrity")? != 0,
-            deactivated_at: r.try_get("deactivated_at")?,
-            created_at: r.try_get("created_at")?,
-            followers_count: r.try_get("followers_count")?,
-            following_count: r.try_get("following_count")?,
-            statuses_count: r.try_get("statuses_count")?,
-            last_status_at: r.try_get("last_status_at")?,
+            id: r.int("id")?,
+            username: r.text("username")?,
+            email: r.text("email")?,
+            password_hash: r.text("password_hash")?,
+            display_name: r.text("display_name")?,
+            note: r.text("note")?,
+            role: r.text("role")?,
+            locked: r.flag("locked")?,
+            bot: r.flag("bot")?,
+            discoverable: r.flag("discoverable")?,
+            default_privacy: r.text("default_privacy")?,
+            default_sensitive: r.flag("default_sensitive")?,
+            default_language: r.opt_text("default_language")?,
+            celebrity: r.flag("celebrity")?,
+            deactivated_at: r.opt_int("deactivated_at")?,
+            created_at: r.int("created_at")?,
+            followers_count: r.int("followers_count")?,
+            following_count: r.int("following_count")?,
+            statuses_count: r.int("statuses_count")?,
+            last_status_at: r.opt_int("last_status_at")?,
         })
     }
 
@@ -181,26 +182,26 @@ pub struct StatusRecord {
 }
 
 impl StatusRecord {
-    pub(crate) fn from_row(r: &AnyRow) -> sqlx::Result<Self> {
+    pub(crate) fn from_row(r: &impl Cols) -> crate::Result<Self> {
         Ok(Self {
-            id: r.try_get("id")?,
-            account_id: r.try_get("account_id")?,
-            text: r.try_get("text")?,
-            content: r.try_get("content")?,
-            spoiler_text: r.try_get("spoiler_text")?,
-            sensitive: r.try_get::<i64, _>("sensitive")? != 0,
-            visibility: r.try_get("visibility")?,
-            language: r.try_get("language")?,
-            in_reply_to_id: r.try_get("in_reply_to_id")?,
-            in_reply_to_account_id: r.try_get("in_reply_to_account_id")?,
-            reblog_of_id: r.try_get("reblog_of_id")?,
-            app_id: r.try_get("app_id")?,
-            created_at: r.try_get("created_at")?,
-            edited_at: r.try_get("edited_at")?,
-            replies_count: r.try_get("replies_count")?,
-            reblogs_count: r.try_get("reblogs_count")?,
-            favourites_count: r.try_get("favourites_count")?,
-            group_id: r.try_get("group_id")?,
+            id: r.int("id")?,
+            account_id: r.int("account_id")?,
+            text: r.text("text")?,
+            content: r.text("content")?,
+            spoiler_text: r.text("spoiler_text")?,
+            sensitive: r.flag("sensitive")?,
+            visibility: r.text("visibility")?,
+            language: r.opt_text("language")?,
+            in_reply_to_id: r.opt_int("in_reply_to_id")?,
+            in_reply_to_account_id: r.opt_int("in_reply_to_account_id")?,
+            reblog_of_id: r.opt_int("reblog_of_id")?,
+            app_id: r.opt_int("app_id")?,
+            created_at: r.int("created_at")?,
+            edited_at: r.opt_int("edited_at")?,
+            replies_count: r.int("replies_count")?,
+            reblogs_count: r.int("reblogs_count")?,
+            favourites_count: r.int("favourites_count")?,
+            group_id: r.opt_int("group_id")?,
         })
     }
 }

@@ -262,20 +262,6 @@ impl Db {
         Ok(set)
     }
 
-    /// Runs a query over `$1 = subject` and `$2… = ids` that yields `(id, tag)` rows.
-    pub(crate) async fn tagged_ids(
-        &self,
-        sql: &str,
-        subject: i64,
-        ids: &[i64],
-    ) -> Result<Vec<(i64, String)>> {
-        let mut q = sqlx::query_as::<_, (i64, String)>(sql).bind(subject);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.reader).await?)
-    }
-
     async fn id_set(&self, prefix: &str, subject: i64, ids: &[i64]) -> Result<HashSet<i64>> {
         if ids.is_empty() {
             return Ok(HashSet::new());
@@ -409,29 +395,8 @@ pub struct ViewerRelations {
 impl Db {
     /// Follows, blocks (both ways) and mutes between `viewer` and `others`, in one query.
     pub async fn viewer_relations(&self, viewer: i64, others: &[i64]) -> Result<ViewerRelations> {
-        let mut rel = ViewerRelations::default();
-        if others.is_empty() {
-            return Ok(rel);
-        }
-        let list = placeholders(2, others.len());
-        let sql = format!(
-            "SELECT target_id, CASE WHEN show_reblogs = 1 THEN 'f' ELSE 'n' END FROM follows \
-             WHERE account_id = $1 AND target_id IN ({list}) \
-             UNION ALL SELECT target_id, 'b' FROM blocks WHERE account_id = $1 AND target_id IN ({list}) \
-             UNION ALL SELECT account_id, 'b' FROM blocks WHERE target_id = $1 AND account_id IN ({list}) \
-             UNION ALL SELECT target_id, 'm' FROM mutes WHERE account_id = $1 AND target_id IN ({list})"
-        );
-        for (id, kind) in self.tagged_ids(&sql, viewer, others).await? {
-            match kind.as_str() {
-                "f" => rel.followed.insert(id),
-                "n" => {
-                    rel.reblogs_hidden.insert(id);
-                    rel.followed.insert(id)
-                }
-                "b" => rel.blocked.insert(id),
-                _ => rel.muted.insert(id),
-            };
-        }
-        Ok(rel)
+        let others = others.to_vec();
+        self.read(move |c| crate::facts::relations(c, viewer, &others))
+            .await
     }
 }

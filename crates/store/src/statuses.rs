@@ -1,6 +1,5 @@
 //! Posts: creation with fan-out, reblogs, edits, deletion and thread lookups.
 
-use crate::db::placeholders;
 use crate::records::{
     EditRecord, NewNotification, NewStatus, STATUS_COLUMNS, StatusEdit, StatusRecord,
 };
@@ -35,9 +34,7 @@ pub(crate) async fn insert_notifications(
 }
 
 pub(crate) fn rows_to_statuses(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StatusRecord>> {
-    rows.iter()
-        .map(|r| StatusRecord::from_row(r).map_err(Into::into))
-        .collect()
+    rows.iter().map(StatusRecord::from_row).collect()
 }
 
 async fn insert_feed_rows(
@@ -234,7 +231,7 @@ impl Db {
             .bind(account_id)
             .fetch_optional(&self.reader)
             .await?;
-        Ok(row.map(|r| StatusRecord::from_row(&r)).transpose()?)
+        row.map(|r| StatusRecord::from_row(&r)).transpose()
     }
 
     /// Stores a reblog wrapper, fans it out to followers who show reblogs, bumps the
@@ -439,55 +436,20 @@ impl Db {
 
     /// Posts by id, in no particular order; unknown ids are skipped.
     pub async fn statuses(&self, ids: &[i64]) -> Result<Vec<StatusRecord>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        rows_to_statuses(&q.fetch_all(&self.reader).await?)
+        let ids = ids.to_vec();
+        self.read(move |c| crate::facts::statuses(c, &ids)).await
     }
 
     /// `(status_id, account_id)` pairs of the accounts mentioned by these posts.
     pub async fn mentions_of(&self, status_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        self.pairs(
-            "SELECT status_id, account_id FROM status_mentions WHERE status_id IN",
-            status_ids,
-        )
-        .await
+        let ids = status_ids.to_vec();
+        self.read(move |c| crate::facts::mentions(c, &ids)).await
     }
 
     /// `(status_id, tag)` pairs of the hashtags of these posts.
     pub async fn tags_of(&self, status_ids: &[i64]) -> Result<Vec<(i64, String)>> {
-        if status_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT status_id, tag FROM status_tags WHERE status_id IN ({})",
-            placeholders(1, status_ids.len())
-        );
-        let mut q = sqlx::query_as(&sql);
-        for id in status_ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.reader).await?)
-    }
-
-    pub(crate) async fn pairs(&self, prefix: &str, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!("{prefix} ({})", placeholders(1, ids.len()));
-        let mut q = sqlx::query_as(&sql);
-        for id in ids {
-            q = q.bind(*id);
-        }
-        Ok(q.fetch_all(&self.reader).await?)
+        let ids = status_ids.to_vec();
+        self.read(move |c| crate::facts::tags(c, &ids)).await
     }
 
     /// The posts a post replies to, nearest first (stops at a missing parent).

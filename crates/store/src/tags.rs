@@ -78,16 +78,22 @@ impl Db {
     /// The reader's exclusive-list members and followed hashtags, in one query: the one
     /// lookup a home read makes before fetching its page.
     pub async fn home_context(&self, owner: i64) -> Result<HomeContext> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT 'a', CAST(la.account_id AS TEXT) FROM lists l \
-             JOIN list_accounts la ON la.list_id = l.id \
-             WHERE l.account_id = $1 AND l.exclusive = 1 \
-             UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1 \
-             UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members WHERE account_id = $1",
-        )
-        .bind(owner)
-        .fetch_all(&self.reader)
-        .await?;
+        let rows = self
+            .read(move |c| {
+                c.rows(
+                    "SELECT 'a', CAST(la.account_id AS TEXT) FROM lists l \
+                     JOIN list_accounts la ON la.list_id = l.id \
+                     WHERE l.account_id = $1 AND l.exclusive = 1 \
+                     UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1 \
+                     UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members \
+                     WHERE account_id = $1",
+                    &[Arg::I(owner)],
+                )?
+                .iter()
+                .map(|r| Ok((r.text_at(0)?, r.text_at(1)?)))
+                .collect::<Result<Vec<(String, String)>>>()
+            })
+            .await?;
         let mut context = HomeContext::default();
         for (kind, value) in rows {
             match kind.as_str() {

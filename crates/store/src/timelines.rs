@@ -1,9 +1,9 @@
 //! Timeline reads: home (fanned-out feed merged with followed celebrities), network,
 //! hashtag and account timelines, all keyset-paginated.
 
-use crate::db::{Arg, bind_all};
+use crate::db::Arg;
+use crate::reads::ReadConn;
 use crate::records::{STATUS_COLUMNS, StatusRecord};
-use crate::statuses::rows_to_statuses;
 use crate::tags::HomeContext;
 use crate::{Db, Page, Result};
 
@@ -18,20 +18,56 @@ pub struct AccountTimelineFilter {
     pub pinned: bool,
 }
 
+/// Runs a timeline query: `sql` (with a WHERE) gets the page's keyset conditions on
+/// `col` and its order.
+fn paged(
+    c: &mut dyn ReadConn,
+    mut sql: String,
+    col: &str,
+    mut args: Vec<Arg>,
+    page: &Page,
+) -> Result<Vec<StatusRecord>> {
+    let order = page.apply(&mut sql, col, &mut args);
+    sql.push_str(&order);
+    let rows = c
+        .rows(&sql, &args)?
+        .iter()
+        .map(StatusRecord::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    Ok(page.finish(rows))
+}
+
+/// A page of the posts carrying a (normalised) hashtag.
+fn tag_page(c: &mut dyn ReadConn, tag: &str, page: &Page) -> Result<Vec<StatusRecord>> {
+    let sql = format!(
+        "SELECT {STATUS_COLUMNS} FROM status_tags t JOIN statuses s ON s.id = t.status_id \
+         WHERE t.tag = $1 AND s.visibility IN ('public', 'unlisted')"
+    );
+    paged(c, sql, "t.status_id", vec![Arg::S(tag.to_owned())], page)
+}
+
+/// A page of a group's posts (replies included).
+pub(crate) fn group_page(
+    c: &mut dyn ReadConn,
+    group_id: i64,
+    page: &Page,
+) -> Result<Vec<StatusRecord>> {
+    let sql = format!(
+        "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.group_id = $1 AND s.group_id IS NOT NULL"
+    );
+    paged(c, sql, "s.id", vec![Arg::I(group_id)], page)
+}
+
 impl Db {
     async fn paged(
         &self,
-        mut sql: String,
-        col: &str,
-        mut args: Vec<Arg>,
+        sql: String,
+        col: &'static str,
+        args: Vec<Arg>,
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
-        let order = page.apply(&mut sql, col, &mut args);
-        sql.push_str(&order);
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.reader)
-            .await?;
-        Ok(page.finish(rows_to_statuses(&rows)?))
+        let page = *page;
+        self.read(move |c| paged(c, sql, col, args, &page)).await
     }
 
     /// A page of `account_id`'s home timeline, before visibility filtering.
@@ -83,87 +119,9 @@ impl Db {
         groups: &[i64],
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
-        let mut args = vec![Arg::I(account_id)];
-        let members = match list {
-            Some(list_id) => {
-                args.push(Arg::I(list_id));
-                "SELECT account_id FROM list_accounts WHERE list_id = $2"
-            }
-            None => "",
-        };
-        let only_members = |col: &str| {
-            if members.is_empty() {
-                String::new()
-            } else {
-                format!(" AND {col} IN ({members})")
-            }
-        };
-        // Posts still in the fan-out queue are merged in, so a post is in its followers'
-        // homes from the moment it is stored, whenever the worker copies it. Feed and queue
-        // are read in one statement: with two, the worker could move a post from the queue
-        // to the feed between them and the post would be missed.
-        let mut feed = format!(
-            "SELECT f.status_id AS sid FROM home_feed f JOIN statuses st ON st.id = f.status_id \
-             WHERE f.account_id = $1{}",
-            only_members("f.author_id")
-        );
-        let order = page.apply(&mut feed, "f.status_id", &mut args);
-        feed.push_str(&order);
-        let mut queued = format!(
-            "SELECT q.status_id AS sid FROM fanout_queue q \
-             JOIN follows fo ON fo.target_id = q.author_id AND fo.account_id = $1 \
-             WHERE (q.reblog = 0 OR fo.show_reblogs = 1){}",
-            only_members("q.author_id")
-        );
-        let order = page.apply(&mut queued, "q.status_id", &mut args);
-        queued.push_str(&order);
-        let dir = if page.min_id.is_some() { "ASC" } else { "DESC" };
-        let sql = format!(
-            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN \
-             (SELECT sid FROM ({feed}) a UNION ALL SELECT sid FROM ({queued}) b) \
-             ORDER BY s.id {dir} LIMIT {}",
-            page.limit.max(0)
-        );
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.reader)
-            .await?;
-        let mut all = page.finish(rows_to_statuses(&rows)?);
-        let sql = format!(
-            "SELECT target_id FROM follows WHERE account_id = $1 \
-             AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1){}",
-            only_members("target_id")
-        );
-        let mut q = sqlx::query_as::<_, (i64,)>(&sql).bind(account_id);
-        if let Some(list_id) = list {
-            q = q.bind(list_id);
-        }
-        let celebrities = q.fetch_all(&self.reader).await?;
-        for (celebrity,) in celebrities {
-            let sql = format!(
-                "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 \
-                 AND s.visibility <> 'direct' AND s.group_id IS NULL"
-            );
-            all.extend(
-                self.paged(sql, "s.id", vec![Arg::I(celebrity)], page)
-                    .await?,
-            );
-        }
-        for tag in tags {
-            all.extend(self.tag_timeline(tag, page).await?);
-        }
-        for group in groups {
-            all.extend(self.group_timeline(*group, page).await?);
-        }
-        all.sort_by_key(|s| std::cmp::Reverse(s.id));
-        all.dedup_by_key(|s| s.id);
-        // Keep the page's window: the newest `limit` (or, for min_id, the oldest `limit`).
-        let limit = page.limit.max(0) as usize;
-        if page.min_id.is_some() && all.len() > limit {
-            all.drain(..all.len() - limit);
-        } else {
-            all.truncate(limit);
-        }
-        Ok(all)
+        let (tags, groups, page) = (tags.to_vec(), groups.to_vec(), *page);
+        self.read(move |c| feed(c, account_id, list, &tags, &groups, &page))
+            .await
     }
 
     /// A page of the network timeline: public originals by active accounts.
@@ -177,12 +135,8 @@ impl Db {
 
     /// A page of the posts carrying a (normalised) hashtag.
     pub async fn tag_timeline(&self, tag: &str, page: &Page) -> Result<Vec<StatusRecord>> {
-        let sql = format!(
-            "SELECT {STATUS_COLUMNS} FROM status_tags t JOIN statuses s ON s.id = t.status_id \
-             WHERE t.tag = $1 AND s.visibility IN ('public', 'unlisted')"
-        );
-        self.paged(sql, "t.status_id", vec![Arg::S(tag.to_owned())], page)
-            .await
+        let (tag, page) = (tag.to_owned(), *page);
+        self.read(move |c| tag_page(c, &tag, &page)).await
     }
 
     /// A page of one account's posts and reblogs.
@@ -232,4 +186,99 @@ impl Db {
         .await?;
         Ok(())
     }
+}
+
+/// The home timeline of `account_id`, optionally restricted to a list's members, in
+/// one read: the feed and the queue in one statement, then each followed celebrity,
+/// followed hashtag and group, each an index range scan bounded by the page.
+fn feed(
+    c: &mut dyn ReadConn,
+    account_id: i64,
+    list: Option<i64>,
+    tags: &[String],
+    groups: &[i64],
+    page: &Page,
+) -> Result<Vec<StatusRecord>> {
+    let mut args = vec![Arg::I(account_id)];
+    let members = match list {
+        Some(list_id) => {
+            args.push(Arg::I(list_id));
+            "SELECT account_id FROM list_accounts WHERE list_id = $2"
+        }
+        None => "",
+    };
+    let only_members = |col: &str| {
+        if members.is_empty() {
+            String::new()
+        } else {
+            format!(" AND {col} IN ({members})")
+        }
+    };
+    // Posts still in the fan-out queue are merged in, so a post is in its followers'
+    // homes from the moment it is stored, whenever the worker copies it. Feed and queue
+    // are read in one statement: with two, the worker could move a post from the queue
+    // to the feed between them and the post would be missed.
+    let mut feed = format!(
+        "SELECT f.status_id AS sid FROM home_feed f JOIN statuses st ON st.id = f.status_id \
+             WHERE f.account_id = $1{}",
+        only_members("f.author_id")
+    );
+    let order = page.apply(&mut feed, "f.status_id", &mut args);
+    feed.push_str(&order);
+    let mut queued = format!(
+        "SELECT q.status_id AS sid FROM fanout_queue q \
+             JOIN follows fo ON fo.target_id = q.author_id AND fo.account_id = $1 \
+             WHERE (q.reblog = 0 OR fo.show_reblogs = 1){}",
+        only_members("q.author_id")
+    );
+    let order = page.apply(&mut queued, "q.status_id", &mut args);
+    queued.push_str(&order);
+    let dir = if page.min_id.is_some() { "ASC" } else { "DESC" };
+    let sql = format!(
+        "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN \
+             (SELECT sid FROM ({feed}) a UNION ALL SELECT sid FROM ({queued}) b) \
+             ORDER BY s.id {dir} LIMIT {}",
+        page.limit.max(0)
+    );
+    let rows = c
+        .rows(&sql, &args)?
+        .iter()
+        .map(StatusRecord::from_row)
+        .collect::<Result<Vec<_>>>()?;
+    let mut all = page.finish(rows);
+    let sql = format!(
+        "SELECT target_id FROM follows WHERE account_id = $1 \
+             AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1){}",
+        only_members("target_id")
+    );
+    let mut celebrity_args = vec![Arg::I(account_id)];
+    celebrity_args.extend(list.map(Arg::I));
+    let celebrities = c
+        .rows(&sql, &celebrity_args)?
+        .iter()
+        .map(|r| r.int_at(0))
+        .collect::<Result<Vec<_>>>()?;
+    for celebrity in celebrities {
+        let sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 \
+                 AND s.visibility <> 'direct' AND s.group_id IS NULL"
+        );
+        all.extend(paged(c, sql, "s.id", vec![Arg::I(celebrity)], page)?);
+    }
+    for tag in tags {
+        all.extend(tag_page(c, tag, page)?);
+    }
+    for group in groups {
+        all.extend(group_page(c, *group, page)?);
+    }
+    all.sort_by_key(|s| std::cmp::Reverse(s.id));
+    all.dedup_by_key(|s| s.id);
+    // Keep the page's window: the newest `limit` (or, for min_id, the oldest `limit`).
+    let limit = page.limit.max(0) as usize;
+    if page.min_id.is_some() && all.len() > limit {
+        all.drain(..all.len() - limit);
+    } else {
+        all.truncate(limit);
+    }
+    Ok(all)
 }

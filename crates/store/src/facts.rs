@@ -1,0 +1,276 @@
+//! What a page of posts needs before it can be shown to one viewer: reblogged originals,
+//! mentions, hashtags, authors, groups, and the viewer's relations, memberships and marks
+//! — read in one [`Db::post_facts`] call (one hand-off, see [`crate::reads`]).
+//!
+//! The lookups are also the single place their SQL lives: the `Db` methods that answer
+//! one of these questions alone (`Db::accounts`, `Db::viewer_marks`…) call them too.
+
+use crate::db::{Arg, placeholders};
+use crate::groups::GroupRecord;
+use crate::interactions::ViewerMarks;
+use crate::reads::ReadConn;
+use crate::records::{ACCOUNT_COLUMNS, AccountRecord, STATUS_COLUMNS, StatusRecord};
+use crate::social::ViewerRelations;
+use crate::{Db, Result};
+use std::collections::HashSet;
+
+/// Everything [`Db::post_facts`] reads.
+#[derive(Debug, Clone, Default)]
+pub struct PostFacts {
+    /// Originals of the reblogs that were not among the posts given.
+    pub originals: Vec<StatusRecord>,
+    /// `(post, mentioned account)` pairs.
+    pub mentions: Vec<(i64, i64)>,
+    /// `(post, tag)` pairs.
+    pub tags: Vec<(i64, String)>,
+    /// Authors and mentioned accounts.
+    pub accounts: Vec<AccountRecord>,
+    /// The groups the posts were written in.
+    pub groups: Vec<GroupRecord>,
+    /// The viewer's `(group, role)` in those groups.
+    pub group_roles: Vec<(i64, String)>,
+    /// The viewer's follows, blocks and mutes of the authors.
+    pub relations: ViewerRelations,
+    /// The viewer's favourites, reblogs, bookmarks and pins among the posts.
+    pub marks: ViewerMarks,
+}
+
+fn ids_args(ids: &[i64]) -> Vec<Arg> {
+    ids.iter().map(|i| Arg::I(*i)).collect()
+}
+
+fn sorted_unique(mut v: Vec<i64>) -> Vec<i64> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Posts by id, in no particular order; unknown ids are skipped.
+pub(crate) fn statuses(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<StatusRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN ({})",
+        placeholders(1, ids.len())
+    );
+    c.rows(&sql, &ids_args(ids))?
+        .iter()
+        .map(StatusRecord::from_row)
+        .collect()
+}
+
+/// `(status_id, account_id)` pairs of the accounts mentioned by these posts.
+pub(crate) fn mentions(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<(i64, i64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT status_id, account_id FROM status_mentions WHERE status_id IN ({})",
+        placeholders(1, ids.len())
+    );
+    c.rows(&sql, &ids_args(ids))?
+        .iter()
+        .map(|r| Ok((r.int_at(0)?, r.int_at(1)?)))
+        .collect()
+}
+
+/// `(status_id, tag)` pairs of the hashtags of these posts.
+pub(crate) fn tags(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<(i64, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT status_id, tag FROM status_tags WHERE status_id IN ({})",
+        placeholders(1, ids.len())
+    );
+    c.rows(&sql, &ids_args(ids))?
+        .iter()
+        .map(|r| Ok((r.int_at(0)?, r.text_at(1)?)))
+        .collect()
+}
+
+/// Accounts by id, in no particular order; unknown ids are skipped.
+pub(crate) fn accounts(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<AccountRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id IN ({})",
+        placeholders(1, ids.len())
+    );
+    c.rows(&sql, &ids_args(ids))?
+        .iter()
+        .map(AccountRecord::from_row)
+        .collect()
+}
+
+/// Groups by id, in no particular order; unknown ids are skipped.
+pub(crate) fn groups(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<GroupRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {} FROM groups g WHERE g.id IN ({})",
+        crate::groups::GROUP_COLUMNS,
+        placeholders(1, ids.len())
+    );
+    c.rows(&sql, &ids_args(ids))?
+        .iter()
+        .map(GroupRecord::from_row)
+        .collect()
+}
+
+/// `account`'s `(group, role)` in those of `group_ids` it belongs to.
+pub(crate) fn group_roles(
+    c: &mut dyn ReadConn,
+    account: i64,
+    group_ids: &[i64],
+) -> Result<Vec<(i64, String)>> {
+    if group_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT group_id, role FROM group_members WHERE account_id = $1 AND group_id IN ({})",
+        placeholders(2, group_ids.len())
+    );
+    tagged(c, &sql, account, group_ids)
+}
+
+/// Runs `sql` whose `$1` is `subject` and `$2…` are `ids`, returning `(id, tag)` rows.
+pub(crate) fn tagged(
+    c: &mut dyn ReadConn,
+    sql: &str,
+    subject: i64,
+    ids: &[i64],
+) -> Result<Vec<(i64, String)>> {
+    let mut args = vec![Arg::I(subject)];
+    args.extend(ids_args(ids));
+    c.rows(sql, &args)?
+        .iter()
+        .map(|r| Ok((r.int_at(0)?, r.text_at(1)?)))
+        .collect()
+}
+
+/// Follows, blocks (both ways) and mutes between `viewer` and `others`, in one query.
+pub(crate) fn relations(
+    c: &mut dyn ReadConn,
+    viewer: i64,
+    others: &[i64],
+) -> Result<ViewerRelations> {
+    let mut rel = ViewerRelations::default();
+    if others.is_empty() {
+        return Ok(rel);
+    }
+    let list = placeholders(2, others.len());
+    let sql = format!(
+        "SELECT target_id, CASE WHEN show_reblogs = 1 THEN 'f' ELSE 'n' END FROM follows \
+         WHERE account_id = $1 AND target_id IN ({list}) \
+         UNION ALL SELECT target_id, 'b' FROM blocks WHERE account_id = $1 AND target_id IN ({list}) \
+         UNION ALL SELECT account_id, 'b' FROM blocks WHERE target_id = $1 AND account_id IN ({list}) \
+         UNION ALL SELECT target_id, 'm' FROM mutes WHERE account_id = $1 AND target_id IN ({list})"
+    );
+    for (id, kind) in tagged(c, &sql, viewer, others)? {
+        match kind.as_str() {
+            "f" => rel.followed.insert(id),
+            "n" => {
+                rel.reblogs_hidden.insert(id);
+                rel.followed.insert(id)
+            }
+            "b" => rel.blocked.insert(id),
+            _ => rel.muted.insert(id),
+        };
+    }
+    Ok(rel)
+}
+
+/// Favourites, reblogs, bookmarks and pins of `viewer` among `ids`, in one query.
+pub(crate) fn marks(c: &mut dyn ReadConn, viewer: i64, ids: &[i64]) -> Result<ViewerMarks> {
+    let mut marks = ViewerMarks::default();
+    if ids.is_empty() {
+        return Ok(marks);
+    }
+    let list = placeholders(2, ids.len());
+    let sql = format!(
+        "SELECT status_id, 'f' FROM favourites WHERE account_id = $1 AND status_id IN ({list}) \
+         UNION ALL SELECT reblog_of_id, 'r' FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({list}) \
+         UNION ALL SELECT status_id, 'b' FROM bookmarks WHERE account_id = $1 AND status_id IN ({list}) \
+         UNION ALL SELECT status_id, 'p' FROM pins WHERE account_id = $1 AND status_id IN ({list})"
+    );
+    for (id, kind) in tagged(c, &sql, viewer, ids)? {
+        match kind.as_str() {
+            "f" => marks.favourited.insert(id),
+            "r" => marks.reblogged.insert(id),
+            "b" => marks.bookmarked.insert(id),
+            _ => marks.pinned.insert(id),
+        };
+    }
+    Ok(marks)
+}
+
+/// Reads every fact about `posts` for `viewer` (see [`PostFacts`]).
+fn post_facts(
+    c: &mut dyn ReadConn,
+    viewer: Option<i64>,
+    posts: &[StatusRecord],
+) -> Result<PostFacts> {
+    let known: HashSet<i64> = posts.iter().map(|s| s.id).collect();
+    let missing: Vec<i64> = sorted_unique(
+        posts
+            .iter()
+            .filter_map(|s| s.reblog_of_id)
+            .filter(|id| !known.contains(id))
+            .collect(),
+    );
+    let originals = statuses(c, &missing)?;
+    let all: Vec<&StatusRecord> = posts.iter().chain(&originals).collect();
+    let ids: Vec<i64> = sorted_unique(all.iter().map(|s| s.id).collect());
+    let mentions = mentions(c, &ids)?;
+    let tags = tags(c, &ids)?;
+    let authors: Vec<i64> = all.iter().map(|s| s.account_id).collect();
+    let accounts = accounts(
+        c,
+        &sorted_unique(
+            authors
+                .iter()
+                .copied()
+                .chain(mentions.iter().map(|(_, a)| *a))
+                .collect(),
+        ),
+    )?;
+    let group_ids = sorted_unique(all.iter().filter_map(|s| s.group_id).collect());
+    let groups = groups(c, &group_ids)?;
+    let (group_roles, relations, marks) = match viewer {
+        Some(v) => {
+            let others: Vec<i64> = sorted_unique(authors.into_iter().filter(|a| *a != v).collect());
+            (
+                group_roles(c, v, &group_ids)?,
+                relations(c, v, &others)?,
+                marks(c, v, &ids)?,
+            )
+        }
+        None => Default::default(),
+    };
+    Ok(PostFacts {
+        originals,
+        mentions,
+        tags,
+        accounts,
+        groups,
+        group_roles,
+        relations,
+        marks,
+    })
+}
+
+impl Db {
+    /// Everything needed to decide which of `posts` `viewer` may see and to show them,
+    /// in one read (see [`PostFacts`]).
+    pub async fn post_facts(
+        &self,
+        viewer: Option<i64>,
+        posts: Vec<StatusRecord>,
+    ) -> Result<PostFacts> {
+        self.read(move |c| post_facts(c, viewer, &posts)).await
+    }
+}

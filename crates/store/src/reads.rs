@@ -1,0 +1,323 @@
+//! The hot read paths (a home page, the facts that decide who sees which post, a token
+//! lookup), written once as plain synchronous code against [`ReadConn`] and run in one
+//! blocking call per request part.
+//!
+//! Why: through sqlx's SQLite driver every statement is a round trip to the connection's
+//! worker thread (and every row a channel message), so a home page of a dozen small
+//! statements spent most of its time in thread hand-offs, not in SQLite (profiled with
+//! `perf`: SQLite itself under 5%, futex and scheduling over 40%). On SQLite these reads
+//! use rusqlite connections of their own, on Tokio's blocking pool, so a dozen
+//! statements cost one hand-off. On PostgreSQL the same code drives sqlx, one awaited
+//! query after another, from the blocking pool.
+//!
+//! Rejected: porting the whole store to rusqlite (writes gain little: they are serialised
+//! on one connection anyway, and the portable sqlx query set serves PostgreSQL); raw
+//! handles out of sqlx's connections (needs `unsafe`).
+
+use crate::db::Arg;
+use crate::{Result, StoreError};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row as _};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Semaphore;
+
+/// A value read from a column.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Val {
+    Null,
+    Int(i64),
+    Text(String),
+}
+
+/// A row read by a [`ReadConn`]: its values in column order, and the column names.
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    names: Arc<[String]>,
+    vals: Vec<Val>,
+}
+
+/// Reading typed columns by name, from an sqlx row or a [`Row`], so that each record is
+/// decoded by one function whichever path read it.
+pub(crate) trait Cols {
+    /// An integer column.
+    fn int(&self, name: &str) -> Result<i64>;
+    /// A nullable integer column.
+    fn opt_int(&self, name: &str) -> Result<Option<i64>>;
+    /// A text column.
+    fn text(&self, name: &str) -> Result<String>;
+    /// A nullable text column.
+    fn opt_text(&self, name: &str) -> Result<Option<String>>;
+    /// A 0/1 flag column.
+    fn flag(&self, name: &str) -> Result<bool> {
+        Ok(self.int(name)? != 0)
+    }
+}
+
+impl Cols for AnyRow {
+    fn int(&self, name: &str) -> Result<i64> {
+        Ok(self.try_get(name)?)
+    }
+    fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(name)?)
+    }
+    fn text(&self, name: &str) -> Result<String> {
+        Ok(self.try_get(name)?)
+    }
+    fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        Ok(self.try_get(name)?)
+    }
+}
+
+impl Row {
+    fn val(&self, name: &str) -> Result<&Val> {
+        self.names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| self.vals.get(i))
+            .ok_or_else(|| StoreError::Read(format!("no column {name}")))
+    }
+
+    /// The value of the column at `i`.
+    pub(crate) fn at(&self, i: usize) -> Result<&Val> {
+        self.vals
+            .get(i)
+            .ok_or_else(|| StoreError::Read(format!("no column {i}")))
+    }
+
+    /// The integer at column `i`.
+    pub(crate) fn int_at(&self, i: usize) -> Result<i64> {
+        match self.at(i)? {
+            Val::Int(v) => Ok(*v),
+            other => Err(StoreError::Read(format!(
+                "column {i}: expected an integer, got {other:?}"
+            ))),
+        }
+    }
+
+    /// The text at column `i`.
+    pub(crate) fn text_at(&self, i: usize) -> Result<String> {
+        match self.at(i)? {
+            Val::Text(v) => Ok(v.clone()),
+            other => Err(StoreError::Read(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
+        }
+    }
+}
+
+impl Cols for Row {
+    fn int(&self, name: &str) -> Result<i64> {
+        match self.val(name)? {
+            Val::Int(v) => Ok(*v),
+            other => Err(StoreError::Read(format!(
+                "{name}: expected an integer, got {other:?}"
+            ))),
+        }
+    }
+    fn opt_int(&self, name: &str) -> Result<Option<i64>> {
+        match self.val(name)? {
+            Val::Null => Ok(None),
+            _ => self.int(name).map(Some),
+        }
+    }
+    fn text(&self, name: &str) -> Result<String> {
+        match self.val(name)? {
+            Val::Text(v) => Ok(v.clone()),
+            other => Err(StoreError::Read(format!(
+                "{name}: expected text, got {other:?}"
+            ))),
+        }
+    }
+    fn opt_text(&self, name: &str) -> Result<Option<String>> {
+        match self.val(name)? {
+            Val::Null => Ok(None),
+            _ => self.text(name).map(Some),
+        }
+    }
+}
+
+/// A connection the hot reads run their statements on, synchronously.
+pub(crate) trait ReadConn {
+    /// Runs `sql` (with `$1`… placeholders bound from `args`) and returns every row.
+    fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>>;
+}
+
+impl ReadConn for rusqlite::Connection {
+    fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+        let mut stmt = self.prepare_cached(sql)?;
+        for (i, a) in args.iter().enumerate() {
+            // Placeholders are named `$n` and may repeat, so bind by name, not position.
+            let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? else {
+                continue;
+            };
+            match a {
+                Arg::I(v) => stmt.raw_bind_parameter(index, v)?,
+                Arg::S(v) => stmt.raw_bind_parameter(index, v)?,
+                Arg::N => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
+            }
+        }
+        let names: Arc<[String]> = stmt
+            .column_names()
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        let width = names.len();
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let mut vals = Vec::with_capacity(width);
+            for i in 0..width {
+                vals.push(match r.get_ref(i)? {
+                    rusqlite::types::ValueRef::Null => Val::Null,
+                    rusqlite::types::ValueRef::Integer(v) => Val::Int(v),
+                    rusqlite::types::ValueRef::Text(t) => Val::Text(
+                        std::str::from_utf8(t)
+                            .map_err(|e| StoreError::Read(e.to_string()))?
+                            .to_owned(),
+                    ),
+                    other => {
+                        return Err(StoreError::Read(format!(
+                            "column {i}: unexpected {:?}",
+                            other.data_type()
+                        )));
+                    }
+                });
+            }
+            out.push(Row {
+                names: Arc::clone(&names),
+                vals,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// sqlx's pool driven from a blocking thread (PostgreSQL).
+struct Blocking<'a> {
+    pool: &'a AnyPool,
+    runtime: tokio::runtime::Handle,
+}
+
+impl ReadConn for Blocking<'_> {
+    fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+        let rows = self
+            .runtime
+            .block_on(crate::db::bind_all(sqlx::query(sql), args).fetch_all(self.pool))?;
+        let Some(first) = rows.first() else {
+            return Ok(Vec::new());
+        };
+        let names: Arc<[String]> = first
+            .columns()
+            .iter()
+            .map(|c| sqlx::Column::name(c).to_owned())
+            .collect();
+        rows.iter()
+            .map(|r| {
+                let vals = (0..names.len())
+                    .map(|i| {
+                        // Columns are BIGINT or TEXT (docs/decisions/0002).
+                        if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
+                            return Ok(v.map_or(Val::Null, Val::Int));
+                        }
+                        let v: Option<String> = r.try_get(i)?;
+                        Ok(v.map_or(Val::Null, Val::Text))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                Ok(Row {
+                    names: Arc::clone(&names),
+                    vals,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Read connections of its own to the SQLite file, used on Tokio's blocking pool.
+#[derive(Debug)]
+pub(crate) struct SqliteReaders {
+    path: String,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+/// Prepared statements kept per connection: the hot reads use a few dozen shapes (the
+/// `IN (…)` lists vary in length).
+const STATEMENT_CACHE: usize = 128;
+
+impl SqliteReaders {
+    /// Readers for the database file at `path`, at most `max` at a time.
+    pub(crate) fn new(path: &str, max: usize) -> Self {
+        Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(max.max(1))),
+        }
+    }
+
+    fn open(&self) -> Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<rusqlite::Connection> {
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        match idle {
+            Some(conn) => Ok(conn),
+            None => self.open(),
+        }
+    }
+
+    fn give_back(&self, conn: rusqlite::Connection) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.push(conn);
+        }
+    }
+}
+
+/// Runs `f` on a read connection: a rusqlite one for SQLite, sqlx's reader pool
+/// otherwise; either way on the blocking pool, never on a runtime worker.
+pub(crate) async fn run<T, F>(
+    sqlite: Option<&Arc<SqliteReaders>>,
+    pool: &AnyPool,
+    f: F,
+) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn ReadConn) -> Result<T> + Send + 'static,
+{
+    match sqlite {
+        Some(readers) => {
+            let permit = Arc::clone(&readers.permits)
+                .acquire_owned()
+                .await
+                .map_err(|e| StoreError::Read(e.to_string()))?;
+            let readers = Arc::clone(readers);
+            tokio::task::spawn_blocking(move || {
+                let _permit = permit;
+                let mut conn = readers.take()?;
+                let out = f(&mut conn);
+                readers.give_back(conn);
+                out
+            })
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))?
+        }
+        None => {
+            let pool = pool.clone();
+            let runtime = tokio::runtime::Handle::current();
+            tokio::task::spawn_blocking(move || {
+                f(&mut Blocking {
+                    pool: &pool,
+                    runtime,
+                })
+            })
+            .await
+            .map_err(|e| StoreError::Read(e.to_string()))?
+        }
+    }
+}
