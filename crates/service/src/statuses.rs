@@ -333,9 +333,9 @@ impl Starling {
         if status.account_id != me.id && !self.moderates_group_of(me, &status).await? {
             return Err(ServiceError::NotFound);
         }
-        let view = self.one_view(Some(me), status).await;
+        let view = self.view_regardless(me, status).await?;
         self.db().delete_status(id).await?;
-        view
+        Ok(view)
     }
 
     /// `PUT /api/v1/statuses/:id`: the author edits text, warning or sensitivity.

@@ -126,6 +126,21 @@ impl Starling {
             .collect())
     }
 
+    /// One post as a view whatever its visibility: for the caller's own writes (a post
+    /// being deleted by its author or its group's moderator stays theirs to see in the
+    /// answer, even if a block hides it or its original now).
+    pub(crate) async fn view_regardless(
+        &self,
+        viewer: &AccountRecord,
+        status: StatusRecord,
+    ) -> Result<StatusView> {
+        self.present_where(Some(viewer), vec![status], |_, _| true)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(crate::ServiceError::NotFound)
+    }
+
     /// One post the caller already checked, as a view.
     pub(crate) async fn one_view(
         &self,

@@ -5,7 +5,7 @@ use crate::db::{Arg, bind_all, placeholders};
 use crate::records::{ACCOUNT_COLUMNS, AccountRecord, Listed, NewNotification, RelationshipRecord};
 use crate::statuses::insert_notifications;
 use crate::{Db, Page, Result};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 use std::collections::HashSet;
 
 /// A follow to create.
@@ -122,16 +122,8 @@ impl Db {
         .await?;
         remove_follow(&mut tx, account_id, target_id).await?;
         remove_follow(&mut tx, target_id, account_id).await?;
-        sqlx::query("DELETE FROM home_feed WHERE account_id = $1 AND author_id = $2")
-            .bind(target_id)
-            .bind(account_id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM home_feed WHERE account_id = $1 AND author_id = $2")
-            .bind(account_id)
-            .bind(target_id)
-            .execute(&mut *tx)
-            .await?;
+        forget_author(&mut tx, target_id, account_id).await?;
+        forget_author(&mut tx, account_id, target_id).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -338,11 +330,7 @@ async fn remove_follow(
             .bind(target_id)
             .execute(&mut *conn)
             .await?;
-        sqlx::query("DELETE FROM home_feed WHERE account_id = $1 AND author_id = $2")
-            .bind(account_id)
-            .bind(target_id)
-            .execute(&mut *conn)
-            .await?;
+        forget_author(&mut *conn, account_id, target_id).await?;
     }
     // Lists hold only followed accounts (as in Mastodon). Run even when no follow was
     // removed, so a membership that raced an earlier unfollow is cleaned up too.
@@ -399,4 +387,19 @@ impl Db {
         self.read(move |c| crate::facts::relations(c, viewer, &others))
             .await
     }
+}
+
+/// Takes `author`'s posts out of `reader`'s home feed (unfollow, block), except direct
+/// messages to the reader: those are in home because they were sent to the reader, not
+/// because of the follow, and a follow's backfill would never bring them back.
+async fn forget_author(conn: &mut AnyConnection, reader: i64, author: i64) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM home_feed WHERE account_id = $1 AND author_id = $2 AND NOT EXISTS \
+         (SELECT 1 FROM statuses s WHERE s.id = home_feed.status_id AND s.visibility = 'direct')",
+    )
+    .bind(reader)
+    .bind(author)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

@@ -369,3 +369,92 @@ async fn reblogs_false_hides_reblogs_that_were_already_in_the_feed() {
     .await;
     assert_eq!(ids(&app, "/api/v1/timelines/home", &ben).await, vec![own]);
 }
+
+/// Found by the visibility property test: unfollowing took direct messages sent to the
+/// reader out of their home, though they could still open them.
+#[tokio::test]
+async fn unfollowing_keeps_direct_messages_to_you_in_home() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let ben_id = me(&app, &ben).await["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post_json(
+            &format!("/api/v1/accounts/{ben_id}/follow"),
+            Some(&ana),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let dm = post(
+        &app,
+        &ben,
+        json!({"status": "@ana psst", "visibility": "direct"}),
+    )
+    .await;
+    let public = post(&app, &ben, json!({"status": "hello all"})).await;
+    assert!(
+        ids(&app, "/api/v1/timelines/home", &ana)
+            .await
+            .contains(&dm)
+    );
+    for step in ["unfollow", "block", "unblock"] {
+        let r = app
+            .post_json(
+                &format!("/api/v1/accounts/{ben_id}/{step}"),
+                Some(&ana),
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK, "{step}");
+    }
+    let home = ids(&app, "/api/v1/timelines/home", &ana).await;
+    assert!(home.contains(&dm), "the direct message stays: {home:?}");
+    assert!(!home.contains(&public), "the follow's posts go");
+    app.stop().await;
+}
+
+/// Found by the visibility property test: a group owner who had blocked the author got
+/// 404 when deleting a post in their group, though the post was deleted.
+#[tokio::test]
+async fn a_moderator_deleting_a_blocked_authors_post_gets_the_post_back() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let ben_id = me(&app, &ben).await["id"].as_str().unwrap().to_owned();
+    let g = body(
+        app.post_json("/api/v1/groups", Some(&ana), json!({"name": "Guild"}))
+            .await,
+    )
+    .await;
+    let group = g["id"].as_str().unwrap();
+    let r = app
+        .post_json(
+            &format!("/api/v1/groups/{group}/join"),
+            Some(&ben),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let spam = post(&app, &ben, json!({"status": "spam", "group_id": group})).await;
+    let r = app
+        .post_json(
+            &format!("/api/v1/accounts/{ben_id}/block"),
+            Some(&ana),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .delete(&format!("/api/v1/statuses/{spam}"), Some(&ana))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(body(r).await["id"], spam.as_str());
+    assert_eq!(
+        app.get(&format!("/api/v1/statuses/{spam}"), Some(&ben))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    app.stop().await;
+}
