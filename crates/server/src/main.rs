@@ -8,12 +8,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's malloc: a profile of home-timeline reads showed a fifth of
-/// the server's time in glibc's allocator (arena locks, `malloc_consolidate`) under many
-/// threads; mimalloc's per-thread heaps avoid both.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
