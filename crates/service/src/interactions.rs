@@ -124,6 +124,13 @@ impl Starling {
                 "Direct posts cannot be reblogged".into(),
             ));
         }
+        // Its author's followers are not its audience: the group is. (A public group's
+        // posts are `unlisted`, so this is only ever a private group's.)
+        if original.group_id.is_some() && !vis.is_reblogable() {
+            return Err(ServiceError::Forbidden(
+                "Posts in a private group cannot be reblogged".into(),
+            ));
+        }
         let wrapper_vis = match visibility.filter(|v| !v.is_empty()) {
             Some(v) => Visibility::parse(v)
                 .map_err(|e| ServiceError::invalid(format!("Validation failed: {e}")))?,

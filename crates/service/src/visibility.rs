@@ -66,8 +66,8 @@ impl Batch {
     }
 
     /// Whether a post belongs in `me`'s home: their own, by an account they follow, a
-    /// direct post to them, a post in one of their groups, or a public or unlisted post
-    /// with a hashtag they follow.
+    /// direct post to them, a post in one of their groups, or a public post with a
+    /// hashtag they follow.
     pub(crate) fn belongs_in_home(
         &self,
         s: &StatusRecord,
@@ -84,7 +84,7 @@ impl Batch {
             || (s.visibility == Visibility::Direct.as_str() && self.mentions.contains(&(s.id, me)))
             || s.group_id
                 .is_some_and(|g| self.group_roles.contains_key(&g))
-            || (matches!(s.visibility.as_str(), "public" | "unlisted")
+            || (s.visibility == Visibility::Public.as_str()
                 && self
                     .tags
                     .iter()

@@ -37,11 +37,12 @@ fn paged(
     Ok(page.finish(rows))
 }
 
-/// A page of the posts carrying a (normalised) hashtag.
+/// A page of the public posts carrying a (normalised) hashtag; as in Mastodon, unlisted
+/// posts (and so public groups' posts) stay off hashtag timelines.
 fn tag_page(c: &mut dyn ReadConn, tag: &str, page: &Page) -> Result<Vec<StatusRecord>> {
     let sql = format!(
         "SELECT {STATUS_COLUMNS} FROM status_tags t JOIN statuses s ON s.id = t.status_id \
-         WHERE t.tag = $1 AND s.visibility IN ('public', 'unlisted')"
+         WHERE t.tag = $1 AND s.visibility = 'public'"
     );
     paged(c, sql, "t.status_id", vec![Arg::S(tag.to_owned())], page)
 }
@@ -133,7 +134,7 @@ impl Db {
         self.paged(sql, "s.id", Vec::new(), page).await
     }
 
-    /// A page of the posts carrying a (normalised) hashtag.
+    /// A page of the public posts carrying a (normalised) hashtag.
     pub async fn tag_timeline(&self, tag: &str, page: &Page) -> Result<Vec<StatusRecord>> {
         let (tag, page) = (tag.to_owned(), *page);
         self.read(move |c| tag_page(c, &tag, &page)).await

@@ -409,7 +409,7 @@ const GRID: &[(&str, [&str; 8])] = &[
     ("/api/v1/timelines/list/{list}",                       ["....", "PUF.", "....", "....", "....", "....", "422",  "401" ]),
     ("/api/v1/timelines/public",                            ["P...", "P...", "P...", "P...", "....", "....", "P...", "P..."]),
     ("/api/v1/timelines/public?local=true",                 ["P...", "P...", "P...", "P...", "....", "....", "P...", "P..."]),
-    ("/api/v1/timelines/tag/leaktest",                      ["PU..", "PU..", "PU..", "PU..", "....", "....", "PU..", "PU.."]),
+    ("/api/v1/timelines/tag/leaktest",                      ["P...", "P...", "P...", "P...", "....", "....", "P...", "P..."]),
     ("/api/v1/accounts/{ana}/statuses",                     ["PUFD", "PUF.", "PUFD", "PU..", "....", "....", "PU..", "PU.."]),
     ("/api/v1/accounts/{ana}/statuses?exclude_replies=true",["PUFD", "PUF.", "PUFD", "PU..", "....", "....", "PU..", "PU.."]),
     ("/api/v1/accounts/{ana}/statuses?pinned=true",         ["PUF.", "PUF.", "PUF.", "PU..", "....", "....", "PU..", "PU.."]),

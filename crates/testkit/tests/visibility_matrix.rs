@@ -116,8 +116,8 @@ const PATHS: [&str; 10] = [
 /// - `home`     `GET /api/v1/timelines/home`: own posts, posts of followed accounts
 ///   (group posts excepted), direct posts to the viewer, posts of the viewer's groups.
 /// - `public`   `GET /api/v1/timelines/public`: public originals only.
-/// - `tag`      `GET /api/v1/timelines/tag/vmx`: public and unlisted originals (a group
-///   post by its group's visibility), never followers-only, direct or reblogs.
+/// - `tag`      `GET /api/v1/timelines/tag/vmx`: public originals only (as in Mastodon:
+///   never unlisted, so never a group post), never followers-only, direct or reblogs.
 /// - `account`  `GET /api/v1/accounts/:id/statuses` of the post's author (ana; for a
 ///   reblog rbl, the reblogger).
 /// - `group`    `GET /api/v1/groups/:id/timeline` of the post's group (RB-PGP: the public
@@ -191,15 +191,15 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("public", "RB-UNL",           ".   .   .   .   .   .   .   .   .   .   401 .   ."),
     ("public", "RB-PGP",           ".   .   .   .   .   .   .   .   .   .   401 .   ."),
 
-    // tag: public and unlisted originals, the public group's post among them; nothing
-    // followers-only, direct or private-group, not even for the author or members.
+    // tag: public originals only, as in Mastodon: nothing unlisted (so no group post),
+    // followers-only or direct, not even for the author or members.
     //                              ana fan eve men mem adm non pnd bob blk dee ops anon
     ("tag", "PUB",                 "Y   Y   Y   Y   Y   Y   Y   Y   .   .   401 Y   Y"),
-    ("tag", "UNL",                 "Y   Y   Y   Y   Y   Y   Y   Y   .   .   401 Y   Y"),
+    ("tag", "UNL",                 ".   .   .   .   .   .   .   .   .   .   401 .   ."),
     ("tag", "FOL",                 ".   .   .   .   .   .   .   .   .   .   401 .   ."),
     ("tag", "DM1",                 ".   .   .   .   .   .   .   .   .   .   401 .   ."),
     ("tag", "DM3",                 ".   .   .   .   .   .   .   .   .   .   401 .   ."),
-    ("tag", "PGP",                 "Y   Y   Y   Y   Y   Y   Y   Y   .   .   401 Y   Y"),
+    ("tag", "PGP",                 ".   .   .   .   .   .   .   .   .   .   401 .   ."),
     ("tag", "PRG",                 ".   .   .   .   .   .   .   .   .   .   401 .   ."),
     ("tag", "RPL",                 ".   .   .   .   .   .   .   .   .   .   401 .   ."),
     ("tag", "RB-PUB",              ".   .   .   .   .   .   .   .   .   .   401 .   ."),
@@ -296,6 +296,7 @@ const REFUSED_REBLOGS: &[(&str, &str, u16)] = &[
     ("DM1", "rbl", 404),
     ("DM3", "men", 403),
     ("PRG", "mem", 403),
+    ("PRG", "ana", 403), // not even its author: the group is its audience
     ("PRG", "non", 404), // follows ana and is mentioned, but is no member
     ("PRG", "rbl", 404),
     ("RPL", "adm", 403),
