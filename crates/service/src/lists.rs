@@ -12,7 +12,6 @@ use starling_domain::id::now_millis;
 use starling_domain::list::{LISTS_MAX, ListError, ListTitle, RepliesPolicy, ReplyTo};
 use starling_domain::visibility::Visibility;
 use starling_store::lists::ListUpdate;
-use starling_store::tags::HomeContext;
 use starling_store::{AccountRecord, Page, StatusRecord};
 use std::collections::HashSet;
 
@@ -199,14 +198,13 @@ impl Starling {
     }
 }
 
-/// What a home or list timeline leaves out besides what visibility hides, worked out
-/// once per request before the page is fetched.
+/// What a list timeline leaves out besides what visibility hides, worked out once per
+/// request before the page is fetched. (Home applies its `HomeContext` itself: see
+/// `Db::home_round`.)
 #[derive(Debug, Clone)]
 pub(crate) enum Sieve {
     /// Nothing beyond visibility.
     Nothing,
-    /// Home: leaves out members of the owner's exclusive lists, merges followed hashtags.
-    Home(HomeContext),
     /// A list timeline: direct posts, and replies its policy does not show.
     List {
         list_id: i64,
@@ -236,25 +234,13 @@ fn reply_to(
 
 impl Starling {
     /// The [`Sieve`] for reading `tl` as `viewer`. A list timeline of someone else's list
-    /// is 404. For home this is the one extra query of the hot path (indexed probes of the
-    /// owner's lists and followed hashtags, finding nothing for most accounts).
+    /// is 404.
     pub(crate) async fn sieve(
         &self,
         viewer: Option<&AccountRecord>,
         tl: &Timeline,
     ) -> Result<Sieve> {
         Ok(match (tl, viewer) {
-            (Timeline::Home, Some(me)) => {
-                let context = self.db().home_context(me.id).await?;
-                if context.hidden_authors.is_empty()
-                    && context.followed_tags.is_empty()
-                    && context.groups.is_empty()
-                {
-                    Sieve::Nothing
-                } else {
-                    Sieve::Home(context)
-                }
-            }
             (Timeline::List(id), Some(me)) => {
                 let list = self.list(me, *id).await?;
                 Sieve::List {
@@ -278,7 +264,6 @@ impl Starling {
     ) -> Result<Vec<StatusRecord>> {
         match sieve {
             Sieve::Nothing => {}
-            Sieve::Home(context) => raw.retain(|s| !context.hidden_authors.contains(&s.account_id)),
             Sieve::List {
                 list_id,
                 owner,

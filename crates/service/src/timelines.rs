@@ -2,7 +2,8 @@
 //! and paginated with cursors a client can follow.
 
 use crate::lists::Sieve;
-use crate::views::StatusView;
+use crate::views::{StatusView, views_of};
+use crate::visibility::Batch;
 use crate::{Result, Starling};
 use starling_store::tags::HomeContext;
 use starling_store::timelines::AccountTimelineFilter;
@@ -58,18 +59,15 @@ pub enum Timeline {
 }
 
 impl Starling {
+    /// A raw page of any timeline but a signed-in home (see [`Starling::timeline`]).
     async fn fetch_raw(
         &self,
         viewer: Option<&AccountRecord>,
         tl: &Timeline,
-        home: &HomeContext,
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
         Ok(match tl {
-            Timeline::Home => match viewer {
-                Some(v) => self.db().home_timeline(v.id, home, page).await?,
-                None => Vec::new(),
-            },
+            Timeline::Home => Vec::new(),
             Timeline::Public => self.db().public_timeline(page).await?,
             Timeline::Tag(tag) => self.db().tag_timeline(&tag.to_lowercase(), page).await?,
             Timeline::Account(id, filter) => self.db().account_timeline(*id, *filter, page).await?,
@@ -99,30 +97,49 @@ impl Starling {
             }
             _ => {}
         }
-        // Exclusive lists (home) and the list itself (list timeline; 404 if not the
-        // viewer's) are looked up once, not per round.
-        let sieve = self.sieve(viewer, &tl).await?;
-        let nothing = HomeContext::default();
-        let home = match &sieve {
-            Sieve::Home(context) => context,
-            _ => &nothing,
+        // Exclusive lists and the list itself (list timeline; 404 if not the viewer's)
+        // are looked up once, not per round. A home read loads its context with its first
+        // round instead (one read for both, see `Db::home_round`).
+        let home_reader = match (&tl, viewer) {
+            (Timeline::Home, Some(me)) => Some(me),
+            _ => None,
         };
+        let sieve = match home_reader {
+            Some(_) => Sieve::Nothing,
+            None => self.sieve(viewer, &tl).await?,
+        };
+        let mut home: Option<HomeContext> = None;
         let hide_muted = !matches!(tl, Timeline::Account(..));
         let want = page.limit.max(0) as usize;
         let mut cursor = page;
         let mut kept: Vec<StatusView> = Vec::new();
         for round in 0.. {
-            let raw = self.fetch_raw(viewer, &tl, home, &cursor).await?;
+            let (raw, views) = match home_reader {
+                Some(me) => {
+                    let (context, raw, facts) =
+                        self.db().home_round(me.id, home.take(), &cursor).await?;
+                    let batch = Batch::new(Some(me), &raw, facts);
+                    let views = views_of(&batch, &raw, |b, s| {
+                        !context.hidden_authors.contains(&s.account_id)
+                            && b.sees(s, true)
+                            && b.belongs_in_home(s, me.id, &context.followed_tags)
+                    });
+                    home = Some(context);
+                    (raw, views)
+                }
+                None => {
+                    let raw = self.fetch_raw(viewer, &tl, &cursor).await?;
+                    let sifted = self.sift(&sieve, raw.clone()).await?;
+                    let views = match (&tl, viewer) {
+                        (Timeline::List(_), Some(me)) => self.present_home(me, sifted, &[]).await?,
+                        _ => self.present(viewer, sifted, hide_muted).await?,
+                    };
+                    (raw, views)
+                }
+            };
             let full = raw.len() >= cursor.limit.max(1) as usize;
             let Some(last) = raw.last().map(|s| s.id) else {
                 break;
-            };
-            let raw = self.sift(&sieve, raw).await?;
-            let views = match (&tl, viewer) {
-                (Timeline::Home | Timeline::List(_), Some(me)) => {
-                    self.present_home(me, raw, &home.followed_tags).await?
-                }
-                _ => self.present(viewer, raw, hide_muted).await?,
             };
             kept.extend(views);
             // Only the backwards direction can be continued without skipping posts.

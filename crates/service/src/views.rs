@@ -112,18 +112,7 @@ impl Starling {
             return Ok(Vec::new());
         }
         let batch = self.batch(viewer, &statuses).await?;
-        let visible: Vec<&StatusRecord> = statuses.iter().filter(|s| keep(&batch, s)).collect();
-        let marks = &batch.marks;
-        Ok(visible
-            .into_iter()
-            .filter_map(|s| {
-                let mut view = build(&batch, marks, s)?;
-                if let Some(orig) = s.reblog_of_id {
-                    view.reblog = Some(Box::new(build(&batch, marks, batch.posts.get(&orig)?)?));
-                }
-                Some(view)
-            })
-            .collect())
+        Ok(views_of(&batch, &statuses, keep))
     }
 
     /// One post as a view whatever its visibility: for the caller's own writes (a post
@@ -213,4 +202,24 @@ impl Starling {
             })
             .collect())
     }
+}
+
+/// The posts of `statuses` that `keep` keeps, as views built from `batch`, in order.
+pub(crate) fn views_of(
+    batch: &Batch,
+    statuses: &[StatusRecord],
+    keep: impl Fn(&Batch, &StatusRecord) -> bool,
+) -> Vec<StatusView> {
+    let marks = &batch.marks;
+    statuses
+        .iter()
+        .filter(|s| keep(batch, s))
+        .filter_map(|s| {
+            let mut view = build(batch, marks, s)?;
+            if let Some(orig) = s.reblog_of_id {
+                view.reblog = Some(Box::new(build(batch, marks, batch.posts.get(&orig)?)?));
+            }
+            Some(view)
+        })
+        .collect()
 }

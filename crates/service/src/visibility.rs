@@ -6,6 +6,7 @@
 use crate::{Result, ServiceError, Starling};
 use starling_domain::group::{GroupRole, GroupVisibility};
 use starling_domain::visibility::{PostFacts, ViewerFacts, Visibility, may_see};
+use starling_store::facts::PageFacts;
 use starling_store::groups::GroupRecord;
 use starling_store::interactions::ViewerMarks;
 use starling_store::social::ViewerRelations;
@@ -33,6 +34,35 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// The batch for `statuses` from the facts read about them.
+    pub(crate) fn new(
+        viewer: Option<&AccountRecord>,
+        statuses: &[StatusRecord],
+        facts: PageFacts,
+    ) -> Self {
+        let posts: HashMap<i64, StatusRecord> = statuses
+            .iter()
+            .cloned()
+            .chain(facts.originals)
+            .map(|s| (s.id, s))
+            .collect();
+        Batch {
+            posts,
+            accounts: facts.accounts.into_iter().map(|a| (a.id, a)).collect(),
+            mentions: facts.mentions,
+            tags: facts.tags,
+            groups: facts.groups.into_iter().map(|g| (g.id, g)).collect(),
+            group_roles: facts
+                .group_roles
+                .into_iter()
+                .filter_map(|(g, r)| Some((g, GroupRole::parse(&r).ok()?)))
+                .collect(),
+            viewer_id: viewer.map(|v| v.id),
+            relations: facts.relations,
+            marks: facts.marks,
+        }
+    }
+
     /// Whether the viewer may see this one post (not its reblogged original).
     fn sees_one(&self, s: &StatusRecord, hide_muted: bool) -> bool {
         let post = PostFacts {
@@ -113,27 +143,7 @@ impl Starling {
             .db()
             .post_facts(viewer.map(|v| v.id), statuses.to_vec())
             .await?;
-        let posts: HashMap<i64, StatusRecord> = statuses
-            .iter()
-            .cloned()
-            .chain(facts.originals)
-            .map(|s| (s.id, s))
-            .collect();
-        Ok(Batch {
-            posts,
-            accounts: facts.accounts.into_iter().map(|a| (a.id, a)).collect(),
-            mentions: facts.mentions,
-            tags: facts.tags,
-            groups: facts.groups.into_iter().map(|g| (g.id, g)).collect(),
-            group_roles: facts
-                .group_roles
-                .into_iter()
-                .filter_map(|(g, r)| Some((g, GroupRole::parse(&r).ok()?)))
-                .collect(),
-            viewer_id: viewer.map(|v| v.id),
-            relations: facts.relations,
-            marks: facts.marks,
-        })
+        Ok(Batch::new(viewer, statuses, facts))
     }
 
     /// One post if `viewer` may see it; 404 otherwise, never revealing that it exists.

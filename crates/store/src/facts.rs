@@ -16,7 +16,7 @@ use std::collections::HashSet;
 
 /// Everything [`Db::post_facts`] reads.
 #[derive(Debug, Clone, Default)]
-pub struct PostFacts {
+pub struct PageFacts {
     /// Originals of the reblogs that were not among the posts given.
     pub originals: Vec<StatusRecord>,
     /// `(post, mentioned account)` pairs.
@@ -208,12 +208,12 @@ pub(crate) fn marks(c: &mut dyn ReadConn, viewer: i64, ids: &[i64]) -> Result<Vi
     Ok(marks)
 }
 
-/// Reads every fact about `posts` for `viewer` (see [`PostFacts`]).
-fn post_facts(
+/// Reads every fact about `posts` for `viewer` (see [`PageFacts`]).
+pub(crate) fn post_facts(
     c: &mut dyn ReadConn,
     viewer: Option<i64>,
     posts: &[StatusRecord],
-) -> Result<PostFacts> {
+) -> Result<PageFacts> {
     let known: HashSet<i64> = posts.iter().map(|s| s.id).collect();
     let missing: Vec<i64> = sorted_unique(
         posts
@@ -251,7 +251,7 @@ fn post_facts(
         }
         None => Default::default(),
     };
-    Ok(PostFacts {
+    Ok(PageFacts {
         originals,
         mentions,
         tags,
@@ -265,12 +265,12 @@ fn post_facts(
 
 impl Db {
     /// Everything needed to decide which of `posts` `viewer` may see and to show them,
-    /// in one read (see [`PostFacts`]).
+    /// in one read (see [`PageFacts`]).
     pub async fn post_facts(
         &self,
         viewer: Option<i64>,
         posts: Vec<StatusRecord>,
-    ) -> Result<PostFacts> {
+    ) -> Result<PageFacts> {
         self.read(move |c| post_facts(c, viewer, &posts)).await
     }
 }

@@ -2,6 +2,7 @@
 //! reading (exclusive-list members to leave out, hashtags to merge in).
 
 use crate::db::{Arg, bind_all};
+use crate::reads::ReadConn;
 use crate::records::Listed;
 use crate::{Db, Page, Result};
 use sqlx::Row;
@@ -78,38 +79,40 @@ impl Db {
     /// The reader's exclusive-list members and followed hashtags, in one query: the one
     /// lookup a home read makes before fetching its page.
     pub async fn home_context(&self, owner: i64) -> Result<HomeContext> {
-        let rows = self
-            .read(move |c| {
-                c.rows(
-                    "SELECT 'a', CAST(la.account_id AS TEXT) FROM lists l \
-                     JOIN list_accounts la ON la.list_id = l.id \
-                     WHERE l.account_id = $1 AND l.exclusive = 1 \
-                     UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1 \
-                     UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members \
-                     WHERE account_id = $1",
-                    &[Arg::I(owner)],
-                )?
-                .iter()
-                .map(|r| Ok((r.text_at(0)?, r.text_at(1)?)))
-                .collect::<Result<Vec<(String, String)>>>()
-            })
-            .await?;
-        let mut context = HomeContext::default();
-        for (kind, value) in rows {
-            match kind.as_str() {
-                "a" => {
-                    if let Ok(id) = value.parse() {
-                        context.hidden_authors.insert(id);
-                    }
-                }
-                "g" => {
-                    if let Ok(id) = value.parse() {
-                        context.groups.push(id);
-                    }
-                }
-                _ => context.followed_tags.push(value),
-            }
-        }
-        Ok(context)
+        self.read(move |c| home_context(c, owner)).await
     }
+}
+
+/// The reader's exclusive-list members, followed hashtags and groups, in one query.
+pub(crate) fn home_context(c: &mut dyn ReadConn, owner: i64) -> Result<HomeContext> {
+    let rows = c
+        .rows(
+            "SELECT 'a', CAST(la.account_id AS TEXT) FROM lists l \
+             JOIN list_accounts la ON la.list_id = l.id \
+             WHERE l.account_id = $1 AND l.exclusive = 1 \
+             UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1 \
+             UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members \
+             WHERE account_id = $1",
+            &[Arg::I(owner)],
+        )?
+        .iter()
+        .map(|r| Ok((r.text_at(0)?, r.text_at(1)?)))
+        .collect::<Result<Vec<(String, String)>>>()?;
+    let mut context = HomeContext::default();
+    for (kind, value) in rows {
+        match kind.as_str() {
+            "a" => {
+                if let Ok(id) = value.parse() {
+                    context.hidden_authors.insert(id);
+                }
+            }
+            "g" => {
+                if let Ok(id) = value.parse() {
+                    context.groups.push(id);
+                }
+            }
+            _ => context.followed_tags.push(value),
+        }
+    }
+    Ok(context)
 }

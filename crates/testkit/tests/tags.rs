@@ -53,10 +53,7 @@ async fn followed_hashtags_join_home_while_followed() {
     post(&app, &ana, "other #topic", "public").await;
     // Public posts only, as on the hashtag's own timeline (Mastodon keeps unlisted
     // posts off hashtag timelines).
-    assert_eq!(
-        home(&app, &ben).await,
-        vec![public.clone(), before.clone()]
-    );
+    assert_eq!(home(&app, &ben).await, vec![public.clone(), before.clone()]);
     assert!(!home(&app, &ben).await.contains(&unlisted));
     assert!(
         !home(&app, &ben).await.contains(&private),
