@@ -211,16 +211,30 @@ impl ReadConn for Blocking<'_> {
             .iter()
             .map(|c| sqlx::Column::name(c).to_owned())
             .collect();
+        // Columns are BIGINT or TEXT (docs/decisions/0002); the column's type, known once,
+        // says which (trying one decoding and then the other would build an error per
+        // text cell).
+        let integer: Vec<bool> = first
+            .columns()
+            .iter()
+            .map(|c| {
+                let t = sqlx::TypeInfo::name(sqlx::Column::type_info(c)).to_ascii_uppercase();
+                t.contains("INT")
+            })
+            .collect();
         rows.iter()
             .map(|r| {
-                let vals = (0..names.len())
-                    .map(|i| {
-                        // Columns are BIGINT or TEXT (docs/decisions/0002).
-                        if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
-                            return Ok(v.map_or(Val::Null, Val::Int));
-                        }
-                        let v: Option<String> = r.try_get(i)?;
-                        Ok(v.map_or(Val::Null, Val::Text))
+                let vals = integer
+                    .iter()
+                    .enumerate()
+                    .map(|(i, is_int)| {
+                        Ok(if *is_int {
+                            r.try_get::<Option<i64>, _>(i)?
+                                .map_or(Val::Null, Val::Int)
+                        } else {
+                            r.try_get::<Option<String>, _>(i)?
+                                .map_or(Val::Null, Val::Text)
+                        })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 Ok(Row {
