@@ -335,16 +335,6 @@ impl Db {
             .await
     }
 
-    /// The groups `account_id` belongs to.
-    pub async fn groups_of(&self, account_id: i64) -> Result<Vec<i64>> {
-        let rows: Vec<(i64,)> =
-            sqlx::query_as("SELECT group_id FROM group_members WHERE account_id = $1")
-                .bind(account_id)
-                .fetch_all(&self.reader)
-                .await?;
-        Ok(rows.into_iter().map(|(g,)| g).collect())
-    }
-
     /// Adds a member (a pending request or invitation is used up); false if already one.
     pub async fn add_group_member(&self, m: &NewMember) -> Result<bool> {
         let mut tx = self.writer.begin().await?;
@@ -564,23 +554,23 @@ impl Db {
 
     /// The owners and admins of a group (who hear of join requests).
     pub async fn group_moderators(&self, group_id: i64) -> Result<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT account_id FROM group_members WHERE group_id = $1 AND role IN ('owner', 'admin')",
-        )
-        .bind(group_id)
-        .fetch_all(&self.reader)
-        .await?;
-        Ok(rows.into_iter().map(|(a,)| a).collect())
+        self.members_where(group_id, "role IN ('owner', 'admin')")
+            .await
     }
 
     /// Members who asked to hear of every new post in a group.
     pub async fn group_notify_members(&self, group_id: i64) -> Result<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT account_id FROM group_members WHERE group_id = $1 AND notify = 1",
-        )
-        .bind(group_id)
-        .fetch_all(&self.reader)
-        .await?;
+        self.members_where(group_id, "notify = 1").await
+    }
+
+    /// The members of a group that meet `condition` (a fixed SQL condition).
+    async fn members_where(&self, group_id: i64, condition: &'static str) -> Result<Vec<i64>> {
+        let sql =
+            format!("SELECT account_id FROM group_members WHERE group_id = $1 AND {condition}");
+        let rows: Vec<(i64,)> = sqlx::query_as(&sql)
+            .bind(group_id)
+            .fetch_all(&self.reader)
+            .await?;
         Ok(rows.into_iter().map(|(a,)| a).collect())
     }
 

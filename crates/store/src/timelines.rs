@@ -3,7 +3,7 @@
 
 use crate::db::Arg;
 use crate::facts::PageFacts;
-use crate::reads::ReadConn;
+use crate::reads::{ReadConn, Row};
 use crate::records::{STATUS_COLUMNS, StatusRecord};
 use crate::tags::HomeContext;
 use crate::{Db, Page, Result};
@@ -30,12 +30,12 @@ fn paged(
 ) -> Result<Vec<StatusRecord>> {
     let order = page.apply(&mut sql, col, &mut args);
     sql.push_str(&order);
-    let rows = c
-        .rows(&sql, &args)?
-        .iter()
-        .map(StatusRecord::from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page.finish(rows))
+    Ok(page.finish(statuses_of(c.rows(&sql, &args)?)?))
+}
+
+/// Posts decoded from rows of [`STATUS_COLUMNS`].
+fn statuses_of(rows: Vec<Row>) -> Result<Vec<StatusRecord>> {
+    rows.iter().map(StatusRecord::from_row).collect()
 }
 
 /// A page of the public posts carrying a (normalised) hashtag; as in Mastodon, unlisted
@@ -122,21 +122,8 @@ impl Db {
         list_id: i64,
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
-        self.feed_timeline(owner, Some(list_id), &[], &[], page)
-            .await
-    }
-
-    /// The home timeline of `account_id`, optionally restricted to a list's members.
-    async fn feed_timeline(
-        &self,
-        account_id: i64,
-        list: Option<i64>,
-        tags: &[String],
-        groups: &[i64],
-        page: &Page,
-    ) -> Result<Vec<StatusRecord>> {
-        let (tags, groups, page) = (tags.to_vec(), groups.to_vec(), *page);
-        self.read(move |c| feed(c, account_id, list, &tags, &groups, &page))
+        let page = *page;
+        self.read(move |c| feed(c, owner, Some(list_id), &[], &[], &page))
             .await
     }
 
@@ -256,12 +243,7 @@ fn feed(
              ORDER BY s.id {dir} LIMIT {}",
         page.limit.max(0)
     );
-    let rows = c
-        .rows(&sql, &args)?
-        .iter()
-        .map(StatusRecord::from_row)
-        .collect::<Result<Vec<_>>>()?;
-    let mut all = page.finish(rows);
+    let mut all = page.finish(statuses_of(c.rows(&sql, &args)?)?);
     let sql = format!(
         "SELECT target_id FROM follows WHERE account_id = $1 \
              AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1){}",
