@@ -40,6 +40,16 @@ impl ApiError {
     pub fn not_found() -> Self {
         Self::new(StatusCode::NOT_FOUND, "Record not found")
     }
+
+    /// The HTTP status (also sent in WebSocket error messages, which have no status line).
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The message shown to the client.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl From<ServiceError> for ApiError {

@@ -5,9 +5,9 @@
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use starling_service::Starling;
@@ -15,11 +15,13 @@ use starling_service::auth::Principal;
 use std::fmt;
 
 fn bearer(parts: &Parts) -> Option<String> {
-    if let Some(h) = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    bearer_token(&parts.headers, &parts.uri)
+}
+
+/// The token of `Authorization: Bearer …`, else of the `access_token` query parameter
+/// (which EventSource clients, unable to set headers, use).
+pub(crate) fn bearer_token(headers: &HeaderMap, uri: &Uri) -> Option<String> {
+    if let Some(h) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let mut it = h.splitn(2, ' ');
         if let (Some(kind), Some(token)) = (it.next(), it.next())
             && kind.eq_ignore_ascii_case("bearer")
@@ -27,7 +29,7 @@ fn bearer(parts: &Parts) -> Option<String> {
             return Some(token.trim().to_owned());
         }
     }
-    parts.uri.query().and_then(|q| {
+    uri.query().and_then(|q| {
         serde_html_form::from_str::<Vec<(String, String)>>(q)
             .ok()?
             .into_iter()

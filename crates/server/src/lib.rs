@@ -59,6 +59,15 @@ pub async fn run(
             .await;
         }
     });
+    // Streaming connections never end by themselves: close them when shutdown begins,
+    // or the graceful shutdown would wait for them forever.
+    let shutdown = {
+        let app = app.clone();
+        async move {
+            shutdown.await;
+            app.close_streams();
+        }
+    };
     let result = axum::serve(listener, ServiceExt::<Request>::into_make_service(service))
         .with_graceful_shutdown(shutdown)
         .await;

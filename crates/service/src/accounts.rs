@@ -129,10 +129,15 @@ impl Starling {
     /// and its posts disappear from everyone's view.
     pub async fn deactivate(&self, username: &str) -> Result<AccountRecord> {
         let account = self.user_by_username(username).await?;
-        Ok(self
+        let deactivated = self
             .db()
             .set_deactivated(account.id, Some(now_millis()))
-            .await?)
+            .await?;
+        self.publish(crate::realtime::Event::AccessEnded {
+            token_id: None,
+            account_id: Some(account.id),
+        });
+        Ok(deactivated)
     }
 
     /// Reactivates a deactivated account.

@@ -430,7 +430,20 @@ impl Starling {
     /// `POST /oauth/revoke`: revokes a token of the calling app (unknown tokens are fine).
     pub async fn revoke(&self, client_id: &str, client_secret: &str, token: &str) -> Result<()> {
         let app = self.authenticated_app(client_id, client_secret).await?;
-        self.db().revoke_token(&hash_secret(token), app.id).await?;
+        let hash = hash_secret(token);
+        // The token's id, for closing its live streams at once (a refresh secret finds
+        // none here: its streams close at their next periodic check).
+        let token_id = match self.db().token_by_hash(&hash).await {
+            Ok((t, _)) if t.app_id == Some(app.id) => Some(t.id),
+            Ok(_) | Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if self.db().revoke_token(&hash, app.id).await? && token_id.is_some() {
+            self.publish(crate::realtime::Event::AccessEnded {
+                token_id,
+                account_id: None,
+            });
+        }
         Ok(())
     }
 

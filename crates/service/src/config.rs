@@ -38,6 +38,12 @@ pub struct Settings {
     /// Most participants of a direct message, the author included (so 50 means the author
     /// and up to 49 mentioned accounts); a direct post mentioning more is refused.
     pub max_direct_participants: usize,
+    /// Seconds between heartbeats on idle streaming connections (an SSE `:thump` comment,
+    /// a WebSocket ping), so that proxies do not close them.
+    pub streaming_heartbeat_secs: u64,
+    /// Events kept for streaming clients that read slowly; a client further behind is
+    /// disconnected (it reconnects and catches up over REST), so it never holds up others.
+    pub streaming_buffer: usize,
 }
 
 impl Default for Settings {
@@ -56,6 +62,8 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             sign_in_attempts_per_minute: 10,
             max_direct_participants: 50,
+            streaming_heartbeat_secs: 15,
+            streaming_buffer: 4096,
         }
     }
 }
@@ -89,6 +97,11 @@ impl Settings {
                 })
             })
             .unwrap_or(base)
+    }
+
+    /// The interval between streaming heartbeats (at least a second).
+    pub fn streaming_heartbeat(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.streaming_heartbeat_secs.max(1))
     }
 
     /// The streaming API's base (`ws://` or `wss://` matching the base URL's scheme).

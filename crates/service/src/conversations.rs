@@ -187,7 +187,7 @@ impl Starling {
     /// Builds views of `me`'s conversation rows, in the same order. The last message goes
     /// through [`Starling::present`] like every read; when the recorded one was deleted
     /// or is hidden now (a block since), the newest message `me` may still see stands in.
-    async fn present_conversations(
+    pub(crate) async fn present_conversations(
         &self,
         me: &AccountRecord,
         rows: Vec<ConversationRecord>,

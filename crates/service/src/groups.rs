@@ -509,6 +509,8 @@ impl Starling {
                 });
             }
         }
-        Ok(self.db().create_notifications(&notes).await?)
+        self.db().create_notifications(&notes).await?;
+        self.publish_notifications(&crate::statuses::notification_refs(&notes));
+        Ok(())
     }
 }

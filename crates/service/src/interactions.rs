@@ -1,5 +1,6 @@
 //! Favourites, reblogs, bookmarks and pins, and the lists they make.
 
+use crate::realtime::{Event, PostRef};
 use crate::timelines::Paged;
 use crate::views::StatusView;
 use crate::{Result, ServiceError, Starling};
@@ -41,9 +42,14 @@ impl Starling {
         } else {
             None
         };
-        self.db()
+        let note_ref = note.as_ref().map(|n| (n.id, n.account_id));
+        let added = self
+            .db()
             .add_mark(Mark::Favourite, self.next_id(), me.id, status.id, note)
             .await?;
+        if added {
+            self.publish_notifications(note_ref.as_slice());
+        }
         self.status(Some(me), status.id).await
     }
 
@@ -167,11 +173,18 @@ impl Starling {
         } else {
             None
         };
+        let note_ref = note.as_ref().map(|n| (n.id, n.account_id));
+        let wrapper_id = wrapper.id;
         let stored = self
             .db()
             .create_reblog(wrapper, !me.celebrity, note)
             .await?;
         self.fan_out_wake().notify_one();
+        if stored.id == wrapper_id {
+            // A new reblog (not the earlier one returned again).
+            self.publish(Event::Update(PostRef::new(&stored, Vec::new(), Vec::new())));
+            self.publish_notifications(note_ref.as_slice());
+        }
         self.one_view(Some(me), stored).await
     }
 
@@ -183,6 +196,11 @@ impl Starling {
         let original = status.reblog_of_id.unwrap_or(status.id);
         if let Some(wrapper) = self.db().reblog_of(me.id, original).await? {
             self.db().delete_status(wrapper.id).await?;
+            self.publish(Event::Delete(PostRef::new(
+                &wrapper,
+                Vec::new(),
+                Vec::new(),
+            )));
         }
         self.status(Some(me), original).await
     }

@@ -13,6 +13,7 @@ pub mod groups;
 pub mod interactions;
 pub mod lists;
 pub mod notifications;
+pub mod realtime;
 pub mod seed;
 pub mod social;
 pub mod statuses;
@@ -50,6 +51,8 @@ struct Inner {
     fan_out_wake: tokio::sync::Notify,
     /// Network statistics with the time they were counted (see [`Starling::stats`]).
     stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
+    /// Carries events to this node's streaming subscriptions.
+    hub: realtime::Hub,
 }
 
 impl Starling {
@@ -61,6 +64,7 @@ impl Starling {
 
     /// Builds the application around an open database.
     pub fn with_db(settings: Settings, db: Db) -> Self {
+        let hub = realtime::Hub::new(settings.streaming_buffer);
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -71,6 +75,7 @@ impl Starling {
                 ids: IdGenerator::new(),
                 stats: std::sync::Mutex::new(None),
                 fan_out_wake: tokio::sync::Notify::new(),
+                hub,
             }),
         }
     }
@@ -96,6 +101,10 @@ impl Starling {
 
     pub(crate) fn fan_out_wake(&self) -> &tokio::sync::Notify {
         &self.inner.fan_out_wake
+    }
+
+    pub(crate) fn hub(&self) -> &realtime::Hub {
+        &self.inner.hub
     }
 
     pub(crate) fn next_id(&self) -> i64 {

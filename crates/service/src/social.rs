@@ -64,6 +64,7 @@ impl Starling {
         } else {
             None
         };
+        let note_ref = notification.as_ref().map(|n| (n.id, n.account_id));
         let created = self
             .db()
             .follow(NewFollow {
@@ -80,6 +81,9 @@ impl Starling {
                 notification,
             })
             .await?;
+        if created {
+            self.publish_notifications(note_ref.as_slice());
+        }
         if created && !target.celebrity {
             self.db()
                 .backfill_home(me.id, target.id, FOLLOW_BACKFILL)

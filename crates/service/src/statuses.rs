@@ -1,6 +1,7 @@
 //! Posting: writing, editing, deleting and reading posts and threads.
 
 use crate::auth::Principal;
+use crate::realtime::{Event, PostRef};
 use crate::views::StatusView;
 use crate::{Result, ServiceError, Starling};
 use starling_domain::group::{GroupRole, GroupVisibility};
@@ -198,6 +199,14 @@ impl Starling {
         };
         // Group posts reach members' homes from the group's own index, not by copies.
         let fan_out = visibility != Visibility::Direct && !me.celebrity && group.is_none();
+        // What live streams learn once the post is stored.
+        let note_refs = notification_refs(&notifications);
+        let thread = conversation.as_ref().map(|c| Event::Conversation {
+            conversation_id: c.conversation_id,
+            status_id: id,
+            participants: c.participants.iter().map(|(a, _)| *a).collect(),
+        });
+        let mentioned_ids = mentioned.clone();
         let status = self
             .db()
             .create_status(NewStatus {
@@ -232,6 +241,15 @@ impl Starling {
         if status.id != id {
             // An idempotent retry: the earlier post, as it is now.
             return self.one_view(Some(me), status).await;
+        }
+        self.publish(Event::Update(PostRef::new(
+            &status,
+            mentioned_ids,
+            composed.tags.clone(),
+        )));
+        self.publish_notifications(&note_refs);
+        if let Some(thread) = thread {
+            self.publish(thread);
         }
         // A new post: everything to show is already at hand.
         let mut account = me.clone();
@@ -335,6 +353,11 @@ impl Starling {
         }
         let view = self.view_regardless(me, status).await?;
         self.db().delete_status(id).await?;
+        self.publish(Event::Delete(PostRef::new(
+            &view.status,
+            view.mentions.iter().map(|a| a.id).collect(),
+            view.tags.clone(),
+        )));
         Ok(view)
     }
 
@@ -369,10 +392,15 @@ impl Starling {
                 sensitive: edit.sensitive.unwrap_or(status.sensitive),
                 language: edit.language.or(status.language),
                 mentions: composed.mentions.iter().map(|a| a.id).collect(),
-                tags: composed.tags,
+                tags: composed.tags.clone(),
                 edited_at: now_millis(),
             })
             .await?;
+        self.publish(Event::StatusUpdate(PostRef::new(
+            &edited,
+            composed.mentions.iter().map(|a| a.id).collect(),
+            composed.tags,
+        )));
         let now = now_millis();
         let mut notes = Vec::new();
         for account in self.db().rebloggers(id).await? {
@@ -389,6 +417,7 @@ impl Starling {
             }
         }
         self.db().create_notifications(&notes).await?;
+        self.publish_notifications(&notification_refs(&notes));
         self.one_view(Some(me), edited).await
     }
 
@@ -439,6 +468,11 @@ impl Starling {
             self.present(viewer, descendants, false).await?,
         ))
     }
+}
+
+/// `(id, recipient)` of stored notifications, as the streaming hub announces them.
+pub(crate) fn notification_refs(notes: &[NewNotification]) -> Vec<(i64, i64)> {
+    notes.iter().map(|n| (n.id, n.account_id)).collect()
 }
 
 /// Orders replies depth-first under `root`, oldest sibling first.

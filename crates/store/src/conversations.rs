@@ -170,6 +170,26 @@ impl Db {
             .ok_or(StoreError::NotFound)
     }
 
+    /// An account's row of the conversation `conversation_id` (the id of its first direct
+    /// post), as the streaming hub needs it when a message arrives.
+    pub async fn conversation_by_thread(
+        &self,
+        account_id: i64,
+        conversation_id: i64,
+    ) -> Result<ConversationRecord> {
+        let row = sqlx::query(&format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM account_conversations \
+             WHERE account_id = $1 AND conversation_id = $2"
+        ))
+        .bind(account_id)
+        .bind(conversation_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        row.map(|r| ConversationRecord::from_row(&r))
+            .transpose()?
+            .ok_or(StoreError::NotFound)
+    }
+
     /// Marks one of an account's conversations read.
     pub async fn mark_conversation_read(&self, account_id: i64, id: i64) -> Result<()> {
         let done = sqlx::query(

@@ -229,8 +229,7 @@ impl ReadConn for Blocking<'_> {
                     .enumerate()
                     .map(|(i, is_int)| {
                         Ok(if *is_int {
-                            r.try_get::<Option<i64>, _>(i)?
-                                .map_or(Val::Null, Val::Int)
+                            r.try_get::<Option<i64>, _>(i)?.map_or(Val::Null, Val::Int)
                         } else {
                             r.try_get::<Option<String>, _>(i)?
                                 .map_or(Val::Null, Val::Text)

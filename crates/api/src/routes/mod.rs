@@ -10,6 +10,7 @@ mod media;
 mod notifications;
 mod oauth;
 mod statuses;
+mod streaming;
 mod tags;
 mod timelines;
 
@@ -31,6 +32,7 @@ pub(crate) fn routes() -> Router<Starling> {
         .merge(notifications::routes())
         .merge(oauth::routes())
         .merge(statuses::routes())
+        .merge(streaming::routes())
         .merge(tags::routes())
         .merge(timelines::routes())
 }

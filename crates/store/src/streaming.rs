@@ -1,0 +1,80 @@
+//! The reads behind live streaming: which connected accounts a new post could concern, and
+//! whether a streaming connection's token still stands.
+//!
+//! Both are asked often (once per event, once per connection and minute), so each is one
+//! indexed query; the streaming hub in the service layer decides what to do with the
+//! answers (and applies the visibility rule to every event itself).
+
+use crate::db::{Arg, placeholders};
+use crate::{Db, Result};
+use std::collections::HashSet;
+
+/// Candidates per query: keeps every `IN (…)` list far below the bind-parameter limits
+/// of both engines, however many accounts are connected.
+const CHUNK: usize = 500;
+
+impl Db {
+    /// Among `candidates`, the accounts that follow `author`, belong to `group`, or follow
+    /// one of `tags`: everyone (besides the author and the mentioned accounts) in whose
+    /// home timeline such a post could appear. A superset: the caller still applies the
+    /// visibility rule and the home rule to each of them.
+    pub async fn home_audience_among(
+        &self,
+        author: i64,
+        group: Option<i64>,
+        tags: &[String],
+        candidates: &[i64],
+    ) -> Result<HashSet<i64>> {
+        let mut found = HashSet::new();
+        for chunk in candidates.chunks(CHUNK) {
+            let (tags, chunk) = (tags.to_vec(), chunk.to_vec());
+            let part = self
+                .read(move |c| {
+                    let mut args = vec![Arg::I(author)];
+                    args.extend(chunk.iter().map(|id| Arg::I(*id)));
+                    let among = placeholders(2, chunk.len());
+                    let mut sql = format!(
+                        "SELECT account_id FROM follows WHERE target_id = $1 AND account_id IN ({among})"
+                    );
+                    if let Some(g) = group {
+                        args.push(Arg::I(g));
+                        sql.push_str(&format!(
+                            " UNION SELECT account_id FROM group_members WHERE group_id = ${} \
+                             AND account_id IN ({among})",
+                            args.len()
+                        ));
+                    }
+                    if !tags.is_empty() {
+                        let first = args.len() + 1;
+                        args.extend(tags.iter().map(|t| Arg::S(t.clone())));
+                        sql.push_str(&format!(
+                            " UNION SELECT account_id FROM tag_follows WHERE tag IN ({}) \
+                             AND account_id IN ({among})",
+                            placeholders(first, tags.len())
+                        ));
+                    }
+                    c.rows(&sql, &args)?
+                        .iter()
+                        .map(|r| r.int_at(0))
+                        .collect::<Result<Vec<i64>>>()
+                })
+                .await?;
+            found.extend(part);
+        }
+        Ok(found)
+    }
+
+    /// Whether the token `token_id` still exists and its account (if any) is active.
+    /// Revoking a token deletes it, and deactivation deletes the account's tokens, so
+    /// this is one primary-key lookup.
+    pub async fn token_live(&self, token_id: i64) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT t.id FROM oauth_tokens t LEFT JOIN accounts a ON a.id = t.account_id \
+             WHERE t.id = $1 AND a.deactivated_at IS NULL",
+        )
+        .bind(token_id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.is_some())
+    }
+}

@@ -1,0 +1,1087 @@
+//! The streaming API over real sockets: WebSocket (token in the header, the query or the
+//! subprotocol; `?stream=`; subscribe/unsubscribe) and Server-Sent Events; every stream
+//! type; and what must never arrive (private-group posts for non-members, blocked
+//! accounts' posts), checked by posting a visible marker afterwards and requiring the
+//! marker to be the next event, so no test waits for silence.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use starling_service::realtime::{StreamClosed, StreamSpec};
+use starling_testkit::{TestApp, expect_json, json_body, spawn_app, spawn_app_with};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for an event that must come.
+const WAIT: Duration = Duration::from_secs(5);
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One streamed event: its stream array, name and payload (parsed when it is JSON).
+#[derive(Debug, Clone)]
+struct Frame {
+    stream: Vec<String>,
+    event: String,
+    payload: Value,
+}
+
+impl Frame {
+    /// A frame from its parts; the payload is parsed as JSON except for `delete`, whose
+    /// payload is the bare id (which clients also parse, so it must be numeric).
+    fn new(stream: Vec<String>, event: &str, payload: &str) -> Self {
+        let payload = if event == "delete" {
+            assert!(
+                payload.bytes().all(|b| b.is_ascii_digit()),
+                "a numeric id: {payload}"
+            );
+            Value::String(payload.to_owned())
+        } else {
+            serde_json::from_str(payload).unwrap_or_else(|e| panic!("{e}: {payload}"))
+        };
+        Self {
+            stream,
+            event: event.to_owned(),
+            payload,
+        }
+    }
+
+    fn id(&self) -> &str {
+        match self.event.as_str() {
+            "delete" => self.payload.as_str().unwrap(),
+            "conversation" => self.payload["last_status"]["id"].as_str().unwrap(),
+            _ => self.payload["id"].as_str().unwrap(),
+        }
+    }
+}
+
+/// How a WebSocket client hands over its token.
+#[derive(Debug, Clone, Copy)]
+enum TokenIn {
+    Header,
+    Query,
+    Protocol,
+}
+
+fn ws_url(app: &TestApp, query: &str) -> String {
+    format!(
+        "{}/api/v1/streaming{query}",
+        app.base_url.replacen("http://", "ws://", 1)
+    )
+}
+
+/// Opens a WebSocket with `query` (e.g. `?stream=user`), the token passed as `how`.
+async fn try_ws(
+    app: &TestApp,
+    token: Option<&str>,
+    how: TokenIn,
+    query: &str,
+) -> Result<
+    (
+        Ws,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    WsError,
+> {
+    let mut url = ws_url(app, query);
+    if let (Some(t), TokenIn::Query) = (token, how) {
+        url.push(if query.is_empty() { '?' } else { '&' });
+        url.push_str(&format!("access_token={t}"));
+    }
+    let mut request = url.into_client_request().unwrap();
+    match (token, how) {
+        (Some(t), TokenIn::Header) => {
+            request.headers_mut().insert(
+                "authorization",
+                HeaderValue::from_str(&format!("Bearer {t}")).unwrap(),
+            );
+        }
+        (Some(t), TokenIn::Protocol) => {
+            request
+                .headers_mut()
+                .insert("sec-websocket-protocol", HeaderValue::from_str(t).unwrap());
+        }
+        _ => {}
+    }
+    tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the WebSocket handshake hangs")
+}
+
+async fn ws(app: &TestApp, token: &str, query: &str) -> Ws {
+    try_ws(app, Some(token), TokenIn::Header, query)
+        .await
+        .unwrap()
+        .0
+}
+
+/// The next event on the socket (pings and pongs skipped); panics on close or timeout.
+async fn next_ws(ws: &mut Ws) -> Frame {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let message = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("no event within the wait")
+            .expect("the socket ended")
+            .expect("the socket failed");
+        match message {
+            Message::Text(text) => {
+                let v: Value = serde_json::from_str(text.as_str()).unwrap();
+                assert!(v["stream"].is_array(), "stream must be an array: {v}");
+                let payload = v["payload"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("payload must be a JSON string: {v}"));
+                return Frame::new(
+                    serde_json::from_value(v["stream"].clone()).unwrap(),
+                    v["event"].as_str().unwrap(),
+                    payload,
+                );
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+/// A raw text message (for error replies).
+async fn next_text(ws: &mut Ws) -> Value {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        {
+            Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+/// Sends a client message, then a ping, and waits for its pong: the server handles a
+/// socket's messages in order, so the message has taken effect when the pong arrives.
+async fn send_ws(ws: &mut Ws, message: Value) {
+    ws.send(Message::text(message.to_string())).await.unwrap();
+    ws.send(Message::Ping(b"sync".to_vec().into()))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("no pong")
+            .unwrap()
+            .unwrap()
+        {
+            Message::Pong(p) if &p[..] == b"sync" => return,
+            Message::Text(t) => panic!("unexpected reply {t}"),
+            _ => {}
+        }
+    }
+}
+
+/// Waits until the server closes the socket; returns the close code.
+async fn closed(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the socket stays open")
+        {
+            None | Some(Err(_)) => return None,
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// An SSE response being read.
+struct Sse {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Sse {
+    /// The next complete block (up to a blank line) or comment line.
+    async fn next_block(&mut self) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.buffer.starts_with(':') {
+                // A comment line, once it is complete.
+                if let Some(end) = self.buffer.find('\n') {
+                    let line = self.buffer[..end].to_owned();
+                    self.buffer = self.buffer[end + 1..].to_owned();
+                    return Some(line);
+                }
+            } else if let Some(end) = self.buffer.find("\n\n") {
+                let block = self.buffer[..end].to_owned();
+                self.buffer = self.buffer[end + 2..].to_owned();
+                return Some(block);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .expect("nothing on the SSE stream within the wait")
+                .unwrap()?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next event (comments skipped).
+    async fn next_event(&mut self) -> Frame {
+        loop {
+            let block = self.next_block().await.expect("the SSE stream ended");
+            if block.starts_with(':') {
+                continue;
+            }
+            let mut event = None;
+            let mut data = None;
+            for line in block.lines() {
+                if let Some(v) = line.strip_prefix("event: ") {
+                    event = Some(v.to_owned());
+                } else if let Some(v) = line.strip_prefix("data: ") {
+                    data = Some(v.to_owned());
+                } else {
+                    panic!("unexpected SSE line {line:?} (fields need a space after the colon)");
+                }
+            }
+            return Frame::new(Vec::new(), &event.unwrap(), &data.unwrap());
+        }
+    }
+
+    /// Whether the stream ends within the wait.
+    async fn ends(&mut self) -> bool {
+        loop {
+            match tokio::time::timeout(WAIT, self.response.chunk()).await {
+                Err(_) => return false,
+                Ok(Ok(None) | Err(_)) => return true,
+                Ok(Ok(Some(_))) => {}
+            }
+        }
+    }
+}
+
+async fn sse(app: &TestApp, token: &str, path: &str) -> Sse {
+    let response = app
+        .client
+        .get(app.url(path))
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(60))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream",
+        "{path}"
+    );
+    Sse {
+        response,
+        buffer: String::new(),
+    }
+}
+
+async fn account_id(app: &TestApp, token: &str) -> String {
+    json_body(
+        app.get("/api/v1/accounts/verify_credentials", Some(token))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Posts and returns the new post's id.
+async fn post(app: &TestApp, token: &str, body: Value) -> String {
+    expect_json(
+        app.post_json("/api/v1/statuses", Some(token), body).await,
+        "post",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn say(app: &TestApp, token: &str, text: &str) -> String {
+    post(app, token, json!({"status": text})).await
+}
+
+async fn follow(app: &TestApp, token: &str, id: &str) {
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/accounts/{id}/follow"),
+            Some(token),
+            json!({}),
+        )
+        .await,
+        "follow",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn health_answers_ok_in_plain_text() {
+    let app = spawn_app().await;
+    for path in ["/api/v1/streaming/health", "/api/v1/streaming/health/"] {
+        let r = app.get(path, None).await;
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain"),
+            "{path}"
+        );
+        assert_eq!(r.text().await.unwrap(), "OK");
+    }
+}
+
+#[tokio::test]
+async fn websocket_takes_the_token_from_the_header_the_query_or_the_subprotocol() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let mut sockets = Vec::new();
+    for how in [TokenIn::Header, TokenIn::Query, TokenIn::Protocol] {
+        let (socket, response) = try_ws(&app, Some(&ana), how, "?stream=user")
+            .await
+            .unwrap_or_else(|e| panic!("{how:?}: {e}"));
+        if let TokenIn::Protocol = how {
+            assert_eq!(
+                response.headers()["sec-websocket-protocol"],
+                ana.as_str(),
+                "the subprotocol is echoed back"
+            );
+        }
+        sockets.push(socket);
+    }
+    let id = say(&app, &ana, "hello, sockets").await;
+    for socket in &mut sockets {
+        let frame = next_ws(socket).await;
+        assert_eq!(frame.stream, ["user"]);
+        assert_eq!(frame.event, "update");
+        assert_eq!(frame.id(), id);
+        assert!(
+            frame.payload["content"]
+                .as_str()
+                .unwrap()
+                .contains("hello, sockets")
+        );
+    }
+
+    for (token, how) in [
+        (None, TokenIn::Header),
+        (Some("not-a-token"), TokenIn::Header),
+        (Some("not-a-token"), TokenIn::Query),
+        (Some("not-a-token"), TokenIn::Protocol),
+    ] {
+        match try_ws(&app, token, how, "?stream=user").await {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status(), 401, "{token:?} in {how:?}")
+            }
+            other => panic!("{token:?} in {how:?}: expected 401, got {other:?}"),
+        }
+    }
+    // An unknown stream is refused before the upgrade.
+    match try_ws(&app, Some(&ana), TokenIn::Header, "?stream=everything").await {
+        Err(WsError::Http(response)) => assert_eq!(response.status(), 400),
+        other => panic!("expected 400, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_followers_user_stream_gets_new_posts_and_strangers_do_not() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    follow(&app, &ben, &account_id(&app, &ana).await).await;
+    let mut bens = ws(&app, &ben, "?stream=user").await;
+    let mut cats = ws(&app, &cat, "?stream=user").await;
+
+    let id = say(&app, &ana, "for my followers").await;
+    let frame = next_ws(&mut bens).await;
+    assert_eq!((frame.event.as_str(), frame.id()), ("update", id.as_str()));
+    assert_eq!(frame.payload["account"]["username"], "ana");
+
+    // cat does not follow ana: the next thing in cat's home is cat's own post.
+    let own = say(&app, &cat, "marker").await;
+    assert_eq!(next_ws(&mut cats).await.id(), own);
+}
+
+#[tokio::test]
+async fn server_sent_events_carry_events_and_heartbeats() {
+    let app = spawn_app_with(|s| s.streaming_heartbeat_secs = 1).await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let mut public = sse(&app, &ben, "/api/v1/streaming/public").await;
+    assert_eq!(
+        public.next_block().await.unwrap(),
+        ":)",
+        "an opening comment"
+    );
+
+    let id = say(&app, &ana, "over SSE").await;
+    let frame = public.next_event().await;
+    assert_eq!((frame.event.as_str(), frame.id()), ("update", id.as_str()));
+
+    // Nothing happens now, so the next thing is a heartbeat.
+    assert_eq!(public.next_block().await.unwrap(), ":thump");
+
+    // The token may also come in the query string (EventSource cannot set headers).
+    let r = app
+        .get(
+            &format!("/api/v1/streaming/public/local?access_token={ben}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    for path in ["/api/v1/streaming/user", "/api/v1/streaming/public"] {
+        let r = app.get(path, None).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} without a token"
+        );
+    }
+    let r = app.get("/api/v1/streaming/user", Some("not-a-token")).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sse_paths_name_every_stream_and_refuse_what_the_viewer_may_not_read() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let list = expect_json(
+        app.post_json("/api/v1/lists", Some(&ana), json!({"title": "close"}))
+            .await,
+        "list",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let group = expect_json(
+        app.post_json(
+            "/api/v1/groups",
+            Some(&ana),
+            json!({"name": "Team", "description": "x", "visibility": "private"}),
+        )
+        .await,
+        "group",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        "/api/v1/streaming/user".to_owned(),
+        "/api/v1/streaming/user/notification".to_owned(),
+        "/api/v1/streaming/public".to_owned(),
+        "/api/v1/streaming/public/local".to_owned(),
+        "/api/v1/streaming/hashtag?tag=rust".to_owned(),
+        "/api/v1/streaming/hashtag/local?tag=rust".to_owned(),
+        format!("/api/v1/streaming/list?list={list}"),
+        "/api/v1/streaming/direct".to_owned(),
+        format!("/api/v1/streaming/group?group={group}"),
+        // Trailing slashes are trimmed, as everywhere.
+        "/api/v1/streaming/user/".to_owned(),
+    ] {
+        let mut s = sse(&app, &ana, &path).await;
+        assert_eq!(s.next_block().await.unwrap(), ":)", "{path}");
+    }
+    for (path, status) in [
+        (
+            "/api/v1/streaming/hashtag".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        ("/api/v1/streaming/list".to_owned(), StatusCode::BAD_REQUEST),
+        (
+            "/api/v1/streaming/nonsense".to_owned(),
+            StatusCode::BAD_REQUEST,
+        ),
+        // Another account's list is as unknown as a list that does not exist.
+        (
+            format!("/api/v1/streaming/list?list={list}"),
+            StatusCode::NOT_FOUND,
+        ),
+        // A private group is for its members.
+        (
+            format!("/api/v1/streaming/group?group={group}"),
+            StatusCode::FORBIDDEN,
+        ),
+    ] {
+        let r = app.get(&path, Some(&ben)).await;
+        assert_eq!(r.status(), status, "{path}");
+        assert!(json_body(r).await["error"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn one_socket_subscribes_and_unsubscribes() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let mut socket = ws(&app, &ben, "").await;
+
+    send_ws(
+        &mut socket,
+        json!({"type": "subscribe", "stream": "hashtag", "tag": "Rust"}),
+    )
+    .await;
+    let first = say(&app, &ana, "learning #rust").await;
+    let frame = next_ws(&mut socket).await;
+    assert_eq!(frame.stream, ["hashtag", "rust"]);
+    assert_eq!(frame.id(), first);
+
+    // Two streams: an event matching both comes once on each.
+    send_ws(
+        &mut socket,
+        json!({"type": "subscribe", "stream": "public"}),
+    )
+    .await;
+    let second = say(&app, &ana, "still #rust").await;
+    let mut streams = [next_ws(&mut socket).await, next_ws(&mut socket).await];
+    streams.sort_by_key(|f| f.stream.clone());
+    assert_eq!(streams[0].stream, ["hashtag", "rust"]);
+    assert_eq!(streams[1].stream, ["public"]);
+    assert!(streams.iter().all(|f| f.id() == second));
+
+    send_ws(
+        &mut socket,
+        json!({"type": "unsubscribe", "stream": "hashtag", "tag": "rust"}),
+    )
+    .await;
+    let third = say(&app, &ana, "#rust again").await;
+    let frame = next_ws(&mut socket).await;
+    assert_eq!(
+        (frame.stream.clone(), frame.id()),
+        (vec!["public".to_owned()], third.as_str())
+    );
+    let marker = say(&app, &ana, "marker").await;
+    assert_eq!(
+        next_ws(&mut socket).await.id(),
+        marker,
+        "nothing more came on the hashtag stream"
+    );
+
+    // Bad messages are answered with an error and leave the socket open.
+    for (message, status) in [
+        (json!({"type": "subscribe", "stream": "nonsense"}), 400),
+        (json!({"type": "subscribe", "stream": "hashtag"}), 400),
+        (
+            json!({"type": "subscribe", "stream": "list", "list": "1"}),
+            404,
+        ),
+        (json!({"type": "dance"}), 400),
+    ] {
+        socket
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap();
+        let reply = next_text(&mut socket).await;
+        assert_eq!(reply["status"], status, "{message}: {reply}");
+        assert!(reply["error"].is_string());
+    }
+    socket.send(Message::text("not json")).await.unwrap();
+    assert_eq!(next_text(&mut socket).await["status"], 400);
+    let last = say(&app, &ana, "still here").await;
+    assert_eq!(next_ws(&mut socket).await.id(), last);
+}
+
+#[tokio::test]
+async fn public_and_hashtag_streams_show_public_originals_only() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let mut public = ws(&app, &ben, "?stream=public:local").await;
+    let mut tagged = ws(&app, &ben, "?stream=hashtag:local&tag=news").await;
+
+    post(
+        &app,
+        &ana,
+        json!({"status": "quiet #news", "visibility": "unlisted"}),
+    )
+    .await;
+    post(
+        &app,
+        &ana,
+        json!({"status": "followers #news", "visibility": "private"}),
+    )
+    .await;
+    let loud = say(&app, &ana, "loud #news").await;
+    // A reblog is not a public original.
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/statuses/{loud}/reblog"),
+            Some(&ben),
+            json!({}),
+        )
+        .await,
+        "reblog",
+    )
+    .await;
+    let marker = say(&app, &ana, "marker #news").await;
+
+    let frame = next_ws(&mut public).await;
+    assert_eq!(frame.stream, ["public:local"]);
+    assert_eq!(frame.id(), loud);
+    assert_eq!(next_ws(&mut public).await.id(), marker);
+    let frame = next_ws(&mut tagged).await;
+    assert_eq!(frame.stream, ["hashtag:local", "news"]);
+    assert_eq!(frame.id(), loud);
+    assert_eq!(next_ws(&mut tagged).await.id(), marker);
+}
+
+#[tokio::test]
+async fn a_mention_produces_a_notification() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let mut notes = ws(&app, &ben, "?stream=user:notification").await;
+    let mut home = sse(&app, &ben, "/api/v1/streaming/user").await;
+
+    let id = say(&app, &ana, "hi @ben").await;
+    let frame = next_ws(&mut notes).await;
+    assert_eq!(frame.stream, ["user:notification"]);
+    assert_eq!(frame.event, "notification");
+    assert_eq!(frame.payload["type"], "mention");
+    assert_eq!(frame.payload["status"]["id"], id.as_str());
+    assert_eq!(frame.payload["account"]["username"], "ana");
+
+    // The user stream carries the notification too (not the post: ben does not follow
+    // ana, so it is not in his home).
+    let frame = home.next_event().await;
+    assert_eq!(frame.event, "notification");
+    assert_eq!(frame.payload["type"], "mention");
+
+    // A follow is a notification too.
+    follow(&app, &ana, &account_id(&app, &ben).await).await;
+    let frame = next_ws(&mut notes).await;
+    assert_eq!(frame.payload["type"], "follow");
+}
+
+#[tokio::test]
+async fn private_group_posts_reach_members_only() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    let ana_id = account_id(&app, &ana).await;
+    let ben_id = account_id(&app, &ben).await;
+    let group = expect_json(
+        app.post_json(
+            "/api/v1/groups",
+            Some(&ana),
+            json!({"name": "Team", "description": "x", "visibility": "private"}),
+        )
+        .await,
+        "group",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/groups/{group}/join"),
+            Some(&ben),
+            json!({}),
+        )
+        .await,
+        "join",
+    )
+    .await;
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/groups/{group}/requests/{ben_id}/authorize"),
+            Some(&ana),
+            json!({}),
+        )
+        .await,
+        "authorize",
+    )
+    .await;
+    // cat follows ana, listens to everything she may, and mentions cannot leak either.
+    follow(&app, &cat, &ana_id).await;
+    let mut cats = ws(&app, &cat, "?stream=user").await;
+    send_ws(&mut cats, json!({"type": "subscribe", "stream": "public"})).await;
+    socket_refused(
+        &mut cats,
+        json!({"type": "subscribe", "stream": "group", "group": group}),
+        403,
+    )
+    .await;
+    let mut bens = ws(&app, &ben, &format!("?stream=group&group={group}")).await;
+    send_ws(&mut bens, json!({"type": "subscribe", "stream": "user"})).await;
+
+    let secret = post(
+        &app,
+        &ana,
+        json!({"status": "members only, @cat", "group_id": group}),
+    )
+    .await;
+    let mut got = [next_ws(&mut bens).await, next_ws(&mut bens).await];
+    got.sort_by_key(|f| f.stream.clone());
+    assert_eq!(got[0].stream, ["group", group.as_str()]);
+    assert_eq!(got[1].stream, ["user"]);
+    assert!(got.iter().all(|f| f.id() == secret && f.event == "update"));
+    assert_eq!(got[0].payload["group"]["id"], group.as_str());
+
+    let marker = say(&app, &ana, "public marker").await;
+    let mut seen = [next_ws(&mut cats).await, next_ws(&mut cats).await];
+    seen.sort_by_key(|f| f.stream.clone());
+    assert!(
+        seen.iter().all(|f| f.id() == marker && f.event == "update"),
+        "the group post never reached cat: {seen:?}"
+    );
+}
+
+/// Sends a subscribe that must be refused with `status`.
+async fn socket_refused(ws: &mut Ws, message: Value, status: u16) {
+    ws.send(Message::text(message.to_string())).await.unwrap();
+    let reply = next_text(ws).await;
+    assert_eq!(reply["status"], status, "{message}: {reply}");
+}
+
+#[tokio::test]
+async fn a_blocked_accounts_posts_never_arrive() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    let ana_id = account_id(&app, &ana).await;
+    let cat_id = account_id(&app, &cat).await;
+    follow(&app, &ben, &ana_id).await;
+    follow(&app, &ben, &cat_id).await;
+    // ben blocks cat; ana blocks ben. Neither's posts may reach ben any more.
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/accounts/{cat_id}/block"),
+            Some(&ben),
+            json!({}),
+        )
+        .await,
+        "block",
+    )
+    .await;
+    let ben_id = account_id(&app, &ben).await;
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/accounts/{ben_id}/block"),
+            Some(&ana),
+            json!({}),
+        )
+        .await,
+        "block",
+    )
+    .await;
+    let mut bens = ws(&app, &ben, "?stream=public").await;
+    send_ws(&mut bens, json!({"type": "subscribe", "stream": "user"})).await;
+    send_ws(
+        &mut bens,
+        json!({"type": "subscribe", "stream": "hashtag", "tag": "x"}),
+    )
+    .await;
+
+    say(&app, &cat, "blocked by ben #x @ben").await;
+    say(&app, &ana, "blocking ben #x @ben").await;
+    let dan = app.sign_up("dan").await;
+    let marker = say(&app, &dan, "marker #x").await;
+    let mut got = [next_ws(&mut bens).await, next_ws(&mut bens).await];
+    got.sort_by_key(|f| f.stream.clone());
+    assert_eq!(got[0].stream, ["hashtag", "x"]);
+    assert_eq!(got[1].stream, ["public"]);
+    assert!(
+        got.iter().all(|f| f.id() == marker),
+        "only the marker arrives: {got:?}"
+    );
+}
+
+#[tokio::test]
+async fn deleting_and_editing_a_post_reach_its_streams() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    follow(&app, &ben, &account_id(&app, &ana).await).await;
+    let mut home = ws(&app, &ben, "?stream=user").await;
+    let mut public = sse(&app, &ben, "/api/v1/streaming/public").await;
+
+    let id = say(&app, &ana, "first draft").await;
+    assert_eq!(next_ws(&mut home).await.id(), id);
+    assert_eq!(public.next_event().await.id(), id);
+
+    let r = app
+        .put_json(
+            &format!("/api/v1/statuses/{id}"),
+            Some(&ana),
+            json!({"status": "second draft"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let frame = next_ws(&mut home).await;
+    assert_eq!(
+        (frame.event.as_str(), frame.id()),
+        ("status.update", id.as_str())
+    );
+    assert!(
+        frame.payload["content"]
+            .as_str()
+            .unwrap()
+            .contains("second draft")
+    );
+    assert!(frame.payload["edited_at"].is_string());
+    assert_eq!(public.next_event().await.event, "status.update");
+
+    let r = app
+        .delete(&format!("/api/v1/statuses/{id}"), Some(&ana))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let frame = next_ws(&mut home).await;
+    assert_eq!(frame.event, "delete");
+    assert_eq!(
+        frame.payload,
+        Value::String(id.clone()),
+        "the bare id, as a string"
+    );
+    let frame = public.next_event().await;
+    assert_eq!((frame.event.as_str(), frame.id()), ("delete", id.as_str()));
+
+    // A private post's deletion reaches followers but not the public stream.
+    let private = post(
+        &app,
+        &ana,
+        json!({"status": "followers only", "visibility": "private"}),
+    )
+    .await;
+    assert_eq!(next_ws(&mut home).await.id(), private);
+    app.delete(&format!("/api/v1/statuses/{private}"), Some(&ana))
+        .await;
+    let frame = next_ws(&mut home).await;
+    assert_eq!(
+        (frame.event.as_str(), frame.id()),
+        ("delete", private.as_str())
+    );
+    let marker = say(&app, &ana, "marker").await;
+    assert_eq!(public.next_event().await.id(), marker);
+}
+
+#[tokio::test]
+async fn a_direct_message_updates_the_conversation_on_the_direct_stream() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    let mut bens = ws(&app, &ben, "?stream=direct").await;
+    let mut cats = sse(&app, &cat, "/api/v1/streaming/direct").await;
+
+    let dm = post(
+        &app,
+        &ana,
+        json!({"status": "@ben just us", "visibility": "direct"}),
+    )
+    .await;
+    let frame = next_ws(&mut bens).await;
+    assert_eq!(frame.stream, ["direct"]);
+    assert_eq!(frame.event, "conversation");
+    assert_eq!(frame.id(), dm);
+    assert_eq!(frame.payload["unread"], true);
+    assert_eq!(frame.payload["accounts"][0]["username"], "ana");
+
+    let marker = post(
+        &app,
+        &ana,
+        json!({"status": "@cat and you", "visibility": "direct"}),
+    )
+    .await;
+    let frame = cats.next_event().await;
+    assert_eq!(
+        (frame.event.as_str(), frame.id()),
+        ("conversation", marker.as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_list_stream_shows_its_members_posts() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    let ana_id = account_id(&app, &ana).await;
+    follow(&app, &ben, &ana_id).await;
+    follow(&app, &ben, &account_id(&app, &cat).await).await;
+    let list = expect_json(
+        app.post_json("/api/v1/lists", Some(&ben), json!({"title": "ana"}))
+            .await,
+        "list",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .post_json(
+            &format!("/api/v1/lists/{list}/accounts"),
+            Some(&ben),
+            json!({"account_ids": [ana_id]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut socket = ws(&app, &ben, &format!("?stream=list&list={list}")).await;
+
+    say(&app, &cat, "not in the list").await;
+    let id = say(&app, &ana, "in the list").await;
+    let frame = next_ws(&mut socket).await;
+    assert_eq!(frame.stream, ["list", list.as_str()]);
+    assert_eq!(frame.id(), id);
+}
+
+#[tokio::test]
+async fn a_followed_hashtag_brings_posts_into_the_user_stream() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let r = app
+        .post_json("/api/v1/tags/birds/follow", Some(&ben), json!({}))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut home = ws(&app, &ben, "?stream=user").await;
+    say(&app, &ana, "no tag here").await;
+    let id = say(&app, &ana, "a heron #birds").await;
+    assert_eq!(next_ws(&mut home).await.id(), id);
+}
+
+#[tokio::test]
+async fn a_revoked_token_or_deactivated_account_closes_its_streams() {
+    let app = spawn_app().await;
+    let (client_id, client_secret) = app.register_app().await;
+    let app_token = app.app_token(&client_id, &client_secret).await;
+    let token = expect_json(
+        app.post_json(
+            "/api/v1/accounts",
+            Some(&app_token),
+            json!({"username": "ana", "email": "ana@example.com",
+                   "password": "password-ana", "agreement": true, "locale": "en"}),
+        )
+        .await,
+        "sign up",
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut socket = ws(&app, &token, "?stream=user").await;
+    let mut events = sse(&app, &token, "/api/v1/streaming/public").await;
+
+    let r = app
+        .post_form(
+            "/oauth/revoke",
+            None,
+            &[
+                ("client_id", client_id.as_str()),
+                ("client_secret", client_secret.as_str()),
+                ("token", token.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(closed(&mut socket).await, Some(1008));
+    assert!(events.ends().await, "the SSE stream ends too");
+
+    let ben = app.sign_up("ben").await;
+    let mut socket = ws(&app, &ben, "?stream=user").await;
+    app.app.deactivate("ben").await.unwrap();
+    assert_eq!(closed(&mut socket).await, Some(1008));
+    assert!(
+        try_ws(&app, Some(&ben), TokenIn::Header, "?stream=user")
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_lagging_subscriber_is_dropped_without_holding_up_anyone() {
+    let app = spawn_app_with(|s| s.streaming_buffer = 4).await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    // A subscriber that never reads, through the service API.
+    let principal = app.app.authenticate(&ben).await.unwrap();
+    let mut slow = app.app.subscribe(&principal).await.unwrap();
+    slow.add(StreamSpec::Public { local: false }).await.unwrap();
+    let mut fast = ws(&app, &ben, "?stream=public").await;
+
+    for i in 0..10 {
+        let id = say(&app, &ana, &format!("post {i}")).await;
+        assert_eq!(next_ws(&mut fast).await.id(), id, "the reader keeps up");
+    }
+    assert_eq!(slow.next().await.unwrap_err(), StreamClosed::Lagged);
+}
+
+#[tokio::test]
+async fn shutting_down_closes_open_streams() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let mut socket = ws(&app, &ana, "?stream=user").await;
+    let mut events = sse(&app, &ana, "/api/v1/streaming/user").await;
+    tokio::time::timeout(WAIT, app.stop())
+        .await
+        .expect("the server stops despite open streams");
+    assert_eq!(closed(&mut socket).await, Some(1001));
+    assert!(events.ends().await);
+}
+
+#[tokio::test]
+async fn reblogs_and_celebrity_posts_reach_followers_streams() {
+    // With a threshold of 1 every followed account is a celebrity, whose posts are never
+    // copied to followers' feeds: the stream must not depend on those copies.
+    let app = spawn_app_with(|s| s.celebrity_threshold = 1).await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cat = app.sign_up("cat").await;
+    follow(&app, &ben, &account_id(&app, &cat).await).await;
+    let mut home = ws(&app, &ben, "?stream=user").await;
+
+    let original = say(&app, &ana, "worth sharing").await;
+    let reblog = expect_json(
+        app.post_json(
+            &format!("/api/v1/statuses/{original}/reblog"),
+            Some(&cat),
+            json!({}),
+        )
+        .await,
+        "reblog",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let frame = next_ws(&mut home).await;
+    assert_eq!(
+        (frame.event.as_str(), frame.id()),
+        ("update", reblog.as_str())
+    );
+    assert_eq!(frame.payload["reblog"]["id"], original.as_str());
+
+    let r = app
+        .post_json(
+            &format!("/api/v1/statuses/{original}/unreblog"),
+            Some(&cat),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let frame = next_ws(&mut home).await;
+    assert_eq!(
+        (frame.event.as_str(), frame.id()),
+        ("delete", reblog.as_str())
+    );
+
+    let own = say(&app, &cat, "from a celebrity").await;
+    assert_eq!(next_ws(&mut home).await.id(), own);
+}
