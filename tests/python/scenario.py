@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -38,6 +39,7 @@ from mastodon import (
     MastodonAPIError,
     MastodonError,
     MastodonUnauthorizedError,
+    StreamListener,
 )
 from mastodon.return_types import Status
 from mastodon.types_base import AttribAccessDict
@@ -526,6 +528,7 @@ def run_scenario(base):
     cal_token = cal.create_account("cal", PASSWORDS["cal"], EMAILS["cal"], agreement=True, scopes=SCOPES)
     check(isinstance(cal_token, str) and cal_token, f"create_account(cal) returned {cal_token!r}")
     groups_steps(ana, ben, cal, ana_id, ben_id)
+    streaming_steps(ana, ben)
 
     # --- token revocation ----------------------------------------------------------------
     step("revoke_access_token: ben's login token then fails with 401; his sign-up token still works")
@@ -541,6 +544,40 @@ def run_scenario(base):
         raise ScenarioFailure(f"revoked token still works (verify_credentials returned {who.get('username')!r})")
     still = client(access_token=ben_signup_token).account_verify_credentials()
     check(sid(still) == ben_id, "ben's other token stopped working after revoking the login token")
+
+
+def streaming_steps(ana, ben):
+    step("stream_user (SSE): ben's user stream receives ana's new post within 2 s")
+
+    class Collect(StreamListener):
+        def __init__(self):
+            super().__init__()
+            self.updates = queue.Queue()
+
+        def on_update(self, status):
+            self.updates.put(status)
+
+    listener = Collect()
+    handle = ben.stream_user(listener, run_async=True, reconnect_async=False)
+    try:
+        deadline = time.monotonic() + 5
+        while not handle.is_receiving():
+            check(time.monotonic() < deadline, "ben's user stream did not connect within 5 s")
+            time.sleep(0.05)
+        posted = ana.status_post("live to everyone who follows ana")
+        started = time.monotonic()
+        while True:
+            left = 2 - (time.monotonic() - started)
+            check(left > 0, f"ana's post {sid(posted)} did not reach ben's user stream within 2 s")
+            try:
+                update = listener.updates.get(timeout=left)
+            except queue.Empty:
+                continue
+            if sid(update) == sid(posted):
+                break
+        check(update.account.acct == "ana", f"streamed post's author is {update.account.acct!r}, expected 'ana'")
+    finally:
+        handle.close()
 
 
 def conversations_steps(ana, ben, ana_id, ben_id):
