@@ -4,6 +4,7 @@
 use serde::Serialize;
 use starling_service::auth::IssuedToken;
 use starling_service::groups::GroupRecord;
+use starling_service::push::PushSubscriptionRecord;
 use starling_service::views::{NotificationView, StatusView};
 use starling_service::{AccountRecord, AppRecord, RelationshipRecord, Settings};
 use time::OffsetDateTime;
@@ -103,8 +104,8 @@ impl Account {
             note: note_html(&a.note),
             uri: format!("{base}/users/{}", a.username),
             url,
-            avatar: format!("{base}/avatars/original/missing.png"),
-            avatar_static: format!("{base}/avatars/original/missing.png"),
+            avatar: s.default_avatar_url(),
+            avatar_static: s.default_avatar_url(),
             header: format!("{base}/headers/original/missing.png"),
             header_static: format!("{base}/headers/original/missing.png"),
             followers_count: a.followers_count,
@@ -417,7 +418,8 @@ pub struct Application {
 
 impl Application {
     /// The app's public view; with `credentials`, its client id and secret too.
-    pub fn from_record(a: &AppRecord, credentials: bool) -> Self {
+    /// `vapid_key` is the server's Web Push key, which Mastodon repeats here.
+    pub fn from_record(a: &AppRecord, credentials: bool, vapid_key: &str) -> Self {
         Self {
             id: a.id.to_string(),
             name: a.name.clone(),
@@ -431,7 +433,7 @@ impl Application {
                 .collect(),
             client_id: credentials.then(|| a.client_id.clone()),
             client_secret: credentials.then(|| a.client_secret.clone()),
-            vapid_key: String::new(),
+            vapid_key: vapid_key.to_owned(),
         }
     }
 }
@@ -466,6 +468,32 @@ impl TagInfo {
             name: t.name.clone(),
             history: Vec::new(),
             following: t.following,
+        }
+    }
+}
+
+/// Mastodon's WebPushSubscription entity.
+#[derive(Debug, Serialize)]
+pub struct WebPushSubscription {
+    id: String,
+    endpoint: String,
+    /// Always `true`: pushes are RFC 8291 `aes128gcm` (Mastodon's "standard" Web Push).
+    standard: bool,
+    alerts: std::collections::BTreeMap<&'static str, bool>,
+    server_key: String,
+    policy: String,
+}
+
+impl WebPushSubscription {
+    /// The subscription as its client sees it; `server_key` is the VAPID public key.
+    pub fn from_record(s: &PushSubscriptionRecord, server_key: &str) -> Self {
+        Self {
+            id: s.id.to_string(),
+            endpoint: s.endpoint.clone(),
+            standard: true,
+            alerts: s.alerts.entries().collect(),
+            server_key: server_key.to_owned(),
+            policy: s.policy.clone(),
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod account;
 pub mod group;
 pub mod id;
 pub mod list;
+pub mod push;
 pub mod scope;
 pub mod tag;
 pub mod text;

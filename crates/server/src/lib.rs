@@ -48,16 +48,25 @@ pub async fn run(
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .service(service);
-    // Background work (the fan-out worker) stops with the server, after the last request.
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    // Background work (the fan-out and push workers) stops with the server, after the
+    // last request.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        }
+    };
     let worker = tokio::spawn({
         let app = app.clone();
-        async move {
-            app.run_fan_out_worker(async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .await;
-        }
+        let stopped = stopped.clone();
+        async move { app.run_fan_out_worker(stopped()).await }
+    });
+    // Web Push deliveries go out from their own worker: a slow push service never holds
+    // up fan-out, and neither ever holds up a request.
+    let push_worker = tokio::spawn({
+        let app = app.clone();
+        async move { app.run_push_worker(stopped()).await }
     });
     // Streaming connections never end by themselves: close them when shutdown begins,
     // or the graceful shutdown would wait for them forever.
@@ -74,6 +83,9 @@ pub async fn run(
     let _ = stop_tx.send(true);
     if let Err(e) = worker.await {
         tracing::error!(error = %e, "the fan-out worker failed");
+    }
+    if let Err(e) = push_worker.await {
+        tracing::error!(error = %e, "the push worker failed");
     }
     app.close().await;
     result

@@ -44,6 +44,20 @@ pub struct Settings {
     /// Events kept for streaming clients that read slowly; a client further behind is
     /// disconnected (it reconnects and catches up over REST), so it never holds up others.
     pub streaming_buffer: usize,
+    /// Contact that push services see on every Web Push (the VAPID `sub` claim): a
+    /// `mailto:` or `https:` URL. Unset: the base URL when it is https, else
+    /// `mailto:postmaster@<host>`.
+    pub push_contact: Option<String>,
+    /// Milliseconds between looks at the push queue when nothing wakes the worker (pushes
+    /// queued on another node, retries coming due).
+    pub push_poll_interval_ms: u64,
+    /// Delay before retrying a push the push service refused for now (429, 5xx, network
+    /// error), in milliseconds; it doubles with each attempt.
+    pub push_retry_base_ms: u64,
+    /// Longest delay between two attempts of a push, in milliseconds.
+    pub push_retry_max_ms: u64,
+    /// Attempts after which a push is given up.
+    pub push_max_attempts: u32,
 }
 
 impl Default for Settings {
@@ -64,6 +78,11 @@ impl Default for Settings {
             max_direct_participants: 50,
             streaming_heartbeat_secs: 15,
             streaming_buffer: 4096,
+            push_contact: None,
+            push_poll_interval_ms: 1000,
+            push_retry_base_ms: 30_000,
+            push_retry_max_ms: 3_600_000,
+            push_max_attempts: 8,
         }
     }
 }
@@ -102,6 +121,31 @@ impl Settings {
     /// The interval between streaming heartbeats (at least a second).
     pub fn streaming_heartbeat(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.streaming_heartbeat_secs.max(1))
+    }
+
+    /// The VAPID contact in force (see [`Settings::push_contact`](Self#structfield.push_contact)).
+    pub fn push_contact(&self) -> String {
+        if let Some(contact) = self
+            .push_contact
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+        {
+            return contact.trim().to_owned();
+        }
+        let base = self.base_url();
+        if base.starts_with("https://") {
+            return base;
+        }
+        let host = url::Url::parse(&base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned());
+        format!("mailto:postmaster@{host}")
+    }
+
+    /// The avatar shown for every account (Starling has no uploaded avatars yet).
+    pub fn default_avatar_url(&self) -> String {
+        format!("{}/avatars/original/missing.png", self.base_url())
     }
 
     /// The streaming API's base (`ws://` or `wss://` matching the base URL's scheme).

@@ -13,6 +13,7 @@ pub mod groups;
 pub mod interactions;
 pub mod lists;
 pub mod notifications;
+pub mod push;
 pub mod realtime;
 pub mod seed;
 pub mod social;
@@ -53,19 +54,25 @@ struct Inner {
     stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
     /// Carries events to this node's streaming subscriptions.
     hub: realtime::Hub,
+    /// Wakes the push worker when notifications (and so perhaps pushes) were stored.
+    push_wake: tokio::sync::Notify,
+    /// The server's VAPID key pair, which signs Web Push requests.
+    vapid: push::VapidKey,
 }
 
 impl Starling {
     /// Connects to the configured database (applying migrations) and builds the application.
     pub async fn open(settings: Settings) -> Result<Self> {
         let db = Db::connect(&settings.database_url()).await?;
-        Ok(Self::with_db(settings, db))
+        Self::with_db(settings, db).await
     }
 
-    /// Builds the application around an open database.
-    pub fn with_db(settings: Settings, db: Db) -> Self {
+    /// Builds the application around an open database, loading the server's keys from it
+    /// (and making them on the first start).
+    pub async fn with_db(settings: Settings, db: Db) -> Result<Self> {
         let hub = realtime::Hub::new(settings.streaming_buffer);
-        Self {
+        let vapid = push::load_vapid_key(&db).await?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 sign_in_throttle: throttle::SignInThrottle::new(
@@ -76,8 +83,10 @@ impl Starling {
                 stats: std::sync::Mutex::new(None),
                 fan_out_wake: tokio::sync::Notify::new(),
                 hub,
+                push_wake: tokio::sync::Notify::new(),
+                vapid,
             }),
-        }
+        })
     }
 
     /// The settings in force.
@@ -101,6 +110,14 @@ impl Starling {
 
     pub(crate) fn fan_out_wake(&self) -> &tokio::sync::Notify {
         &self.inner.fan_out_wake
+    }
+
+    pub(crate) fn push_wake(&self) -> &tokio::sync::Notify {
+        &self.inner.push_wake
+    }
+
+    pub(crate) fn vapid(&self) -> &push::VapidKey {
+        &self.inner.vapid
     }
 
     pub(crate) fn hub(&self) -> &realtime::Hub {

@@ -16,6 +16,7 @@ pub mod lists;
 mod notifications;
 mod oauth;
 mod page;
+pub mod push;
 mod reads;
 mod records;
 pub mod seed;

@@ -11,6 +11,8 @@ const MAX_ANCESTORS: usize = 256;
 /// Most replies returned for one thread.
 const MAX_DESCENDANTS: i64 = 4096;
 
+/// Stores notifications and queues their Web Push deliveries (part of the caller's
+/// transaction).
 pub(crate) async fn insert_notifications(
     conn: &mut AnyConnection,
     notes: &[NewNotification],
@@ -30,7 +32,8 @@ pub(crate) async fn insert_notifications(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    // Pushes are queued with the notifications they carry, in the same transaction.
+    crate::push::queue_push_jobs(conn, notes).await
 }
 
 pub(crate) fn rows_to_statuses(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StatusRecord>> {

@@ -48,11 +48,19 @@ async fn create(
             req.website.as_deref(),
         )
         .await?;
-    Ok(Json(Application::from_record(&record, true)))
+    Ok(Json(Application::from_record(
+        &record,
+        true,
+        app.vapid_public_key(),
+    )))
 }
 
 /// `GET /api/v1/apps/verify_credentials`: the application of the token.
 async fn verify(State(app): State<Starling>, Auth(p): Auth) -> ApiResult<Json<Application>> {
     let id = p.app_id.ok_or_else(crate::error::ApiError::not_found)?;
-    Ok(Json(Application::from_record(&app.app(id).await?, false)))
+    Ok(Json(Application::from_record(
+        &app.app(id).await?,
+        false,
+        app.vapid_public_key(),
+    )))
 }

@@ -43,6 +43,8 @@ fn configuration(app: &Starling) -> Value {
             "max_expiration": 0,
         },
         "accounts": { "max_featured_tags": 0, "max_pinned_statuses": 5 },
+        // The Web Push key clients hand the browser (`applicationServerKey`).
+        "vapid": { "public_key": app.vapid_public_key() },
     })
 }
 

@@ -9,6 +9,7 @@ mod lists;
 mod media;
 mod notifications;
 mod oauth;
+mod push;
 mod statuses;
 mod streaming;
 mod tags;
@@ -31,6 +32,7 @@ pub(crate) fn routes() -> Router<Starling> {
         .merge(media::routes())
         .merge(notifications::routes())
         .merge(oauth::routes())
+        .merge(push::routes())
         .merge(statuses::routes())
         .merge(streaming::routes())
         .merge(tags::routes())
