@@ -32,6 +32,11 @@ Examples:
       --data-dir target/bench-data --no-seed --workloads instance,home,celebrity \\
       --json target/bench.json
 
+  # Only the delivery to 1,000 streaming clients, on the network seeded above (each
+  # client is a socket on both sides: --stream-clients must fit in `ulimit -n`).
+  cargo run --release -p starling-bench -- --server-bin target/release/starling \\
+      --data-dir target/bench-data --no-seed --workloads stream --stream-clients 1000
+
   # An already running server (loopback only), with the tokens file of its seeding.
   cargo run --release -p starling-bench -- --target http://127.0.0.1:8080 \\
       --tokens target/bench-data/bench-tokens.json
@@ -128,7 +133,7 @@ pub struct Cli {
     pub smoke: bool,
 
     /// Which workloads to run, comma-separated, in this order [default: all of
-    /// instance,home,post,mixed,celebrity,group].
+    /// instance,home,post,mixed,celebrity,group,stream].
     #[arg(long, value_name = "LIST", value_delimiter = ',', help_heading = LOAD_HEADING)]
     pub workloads: Vec<Workload>,
 
@@ -140,6 +145,11 @@ pub struct Cli {
     /// [default: 64 / 16].
     #[arg(long, value_name = "N", help_heading = LOAD_HEADING)]
     pub connections: Option<usize>,
+
+    /// Streaming clients the `stream` workload connects, each signed in as a different
+    /// active account (from the first again if there are fewer) [default: 1000 / 100].
+    #[arg(long, value_name = "N", help_heading = LOAD_HEADING)]
+    pub stream_clients: Option<usize>,
 
     /// Seed of the random choices (users, texts, read/post mix), for repeatable runs
     /// [default: random].
@@ -174,17 +184,25 @@ pub enum Workload {
     /// Like `celebrity`, but the celebrity posts in the all-company group (fanned out to
     /// nobody, merged into members' homes on read); delivery is to a random member.
     Group,
+    /// The celebrity posts every 200 ms, first with no streaming client, then with
+    /// `--stream-clients` Server-Sent Events streams (`/api/v1/streaming/user`) open as
+    /// active accounts, which all follow it; reports the post latency both ways, the time
+    /// to open a stream, each post's delay from just before its POST to its `update`
+    /// event on every stream (missing after 5 s: an error; req/s is events delivered
+    /// per second) and the server's RSS as it goes.
+    Stream,
 }
 
 impl Workload {
     /// Every workload, in the default order (the ceiling first).
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::Instance,
         Workload::Home,
         Workload::Post,
         Workload::Mixed,
         Workload::Celebrity,
         Workload::Group,
+        Workload::Stream,
     ];
 
     /// The name used on the command line and in the results.
@@ -196,6 +214,7 @@ impl Workload {
             Workload::Mixed => "mixed",
             Workload::Celebrity => "celebrity",
             Workload::Group => "group",
+            Workload::Stream => "stream",
         }
     }
 
@@ -255,6 +274,8 @@ pub struct Plan {
     pub duration: Duration,
     /// Concurrent connections.
     pub connections: usize,
+    /// Streaming clients of the `stream` workload.
+    pub stream_clients: usize,
     /// Seed of the random choices; drawn at random when not given, and reported.
     pub rng_seed: u64,
     /// How long to wait for the started server.
@@ -303,6 +324,12 @@ impl Cli {
         if connections == 0 {
             bail!("--connections must be at least 1");
         }
+        let stream_clients = self
+            .stream_clients
+            .unwrap_or(if self.smoke { 100 } else { 1000 });
+        if stream_clients == 0 {
+            bail!("--stream-clients must be at least 1");
+        }
 
         let mut workloads = Vec::new();
         let chosen: &[Workload] = if self.workloads.is_empty() {
@@ -349,6 +376,7 @@ impl Cli {
             workloads,
             duration,
             connections,
+            stream_clients,
             // 32 bits are plenty of variety and keep the reported `--rng-seed` short.
             rng_seed: self
                 .rng_seed
@@ -450,6 +478,7 @@ mod tests {
         ])?;
         let plan = cli.plan()?;
         assert_eq!(plan.connections, 3);
+        assert_eq!(plan.stream_clients, 100);
         assert_eq!(plan.duration, Duration::from_secs(2));
         assert_eq!(plan.workloads, vec![Workload::Home, Workload::Instance]);
         assert_eq!(plan.tokens, PathBuf::from("d").join(DEFAULT_TOKENS_FILE));

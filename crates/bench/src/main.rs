@@ -2,8 +2,9 @@
 //! (`admin seed`), starts that binary's server on a free loopback port (or uses one already
 //! running on loopback), runs the chosen workloads one after the other, and prints a
 //! Markdown table of throughput, latency percentiles, delivery delay and the server's peak
-//! memory. It exits with status 1 if seeding or the server fails, or if a workload has
-//! more than 1% failed requests.
+//! memory (and, for the streaming workload, its memory and CPU use as streams open, carry
+//! posts and close). It exits with status 1 if seeding or the server fails, or if a
+//! workload has more than 1% failed requests (a post missing from a stream counts as one).
 //!
 //! Seeding and stopping the server block, so they run outside the async runtime, which
 //! only carries the load itself.
@@ -15,7 +16,7 @@ mod workload;
 
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Mode, Plan};
+use cli::{Cli, Mode, Plan, Workload};
 use report::{Machine, Network, Report};
 use server::ServerProcess;
 use std::io::Write as _;
@@ -48,8 +49,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// Open files the harness needs besides its streams and connections (a margin).
+const SPARE_FILES: u64 = 64;
+
 /// Runs the whole benchmark; `Ok(false)` when it ran but a workload failed too often.
 fn run(plan: &Plan) -> anyhow::Result<bool> {
+    // Each stream is a socket here and one in the server, which inherits this limit; the
+    // default limit is often 1,024, so this fails in a second rather than mid-run.
+    if plan.workloads.contains(&Workload::Stream)
+        && let Some(limit) = server::open_files_limit()
+    {
+        let needed = (plan.stream_clients + plan.connections) as u64 + SPARE_FILES;
+        if needed > limit {
+            bail!(
+                "--stream-clients {} needs about {needed} open files, more than the limit of \
+                 {limit}; raise it (`ulimit -n {needed}`) or open fewer streams",
+                plan.stream_clients
+            );
+        }
+    }
     if let Mode::Spawn {
         server_bin,
         data_dir,
@@ -122,11 +140,12 @@ fn run(plan: &Plan) -> anyhow::Result<bool> {
         client,
         &base,
         tokens,
-        plan.duration,
-        plan.connections,
-        plan.rng_seed,
+        plan,
+        server.as_ref().and_then(ServerProcess::pid),
     )?;
     let mut lines = Vec::new();
+    let mut memory_samples = Vec::new();
+    let mut server_cpu = Vec::new();
     if plan.workloads.iter().any(|w| w.needs_tokens()) {
         eprintln!(
             "warming up: {:.1} s of home reads, not measured…",
@@ -135,20 +154,30 @@ fn run(plan: &Plan) -> anyhow::Result<bool> {
         runtime.block_on(load.warm_up(WARM_UP))?;
     }
     for workload in &plan.workloads {
-        eprintln!(
-            "{}: {:.1} s, {} connections…",
-            workload.name(),
-            plan.duration.as_secs_f64(),
-            plan.connections
-        );
+        if *workload == Workload::Stream {
+            eprintln!(
+                "stream: {} streaming clients, twice {:.1} s of posts…",
+                plan.stream_clients,
+                plan.duration.as_secs_f64()
+            );
+        } else {
+            eprintln!(
+                "{}: {:.1} s, {} connections…",
+                workload.name(),
+                plan.duration.as_secs_f64(),
+                plan.connections
+            );
+        }
         let measured = runtime.block_on(load.run(*workload))?;
-        for line in &measured {
+        for line in &measured.lines {
             eprintln!(
                 "  {}: {} requests, {} errors",
                 line.label, line.recorder.requests, line.recorder.errors
             );
         }
-        lines.extend(measured);
+        lines.extend(measured.lines);
+        memory_samples.extend(measured.memory);
+        server_cpu.extend(measured.cpu);
     }
 
     // VmHWM is a high-water mark, so one reading at the end gives the peak of the run.
@@ -177,10 +206,16 @@ fn run(plan: &Plan) -> anyhow::Result<bool> {
     let report = Report {
         rows: report::rows(&lines),
         server_memory,
+        memory_samples,
+        server_cpu,
         network: Some(network),
         seeded,
         duration_secs: plan.duration.as_secs_f64(),
         connections: plan.connections,
+        stream_clients: plan
+            .workloads
+            .contains(&Workload::Stream)
+            .then_some(plan.stream_clients),
         rng_seed: plan.rng_seed,
         command: report::shell_join(&args),
         machine: Machine::this(),

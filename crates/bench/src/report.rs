@@ -50,7 +50,8 @@ pub struct Row {
     pub requests: u64,
     /// Failed requests (undelivered posts, for delivery).
     pub errors: u64,
-    /// Requests per second, where a rate means something.
+    /// Requests per second, where a rate means something (`stream: delivery`: events
+    /// delivered per second).
     pub throughput: Option<f64>,
     /// Latency (delivery delay, for delivery) percentiles.
     pub latency_ms: Option<LatencyMs>,
@@ -72,9 +73,14 @@ impl Row {
 /// Turns the workloads' lines into rows, with ratios to the `instance` line if it ran.
 pub fn rows(lines: &[Line]) -> Vec<Row> {
     let throughput = |line: &Line| {
+        let counted = if line.successes_only {
+            line.recorder.requests.saturating_sub(line.recorder.errors)
+        } else {
+            line.recorder.requests
+        };
         line.elapsed
             .filter(|e| !e.is_zero())
-            .map(|e| line.recorder.requests as f64 / e.as_secs_f64())
+            .map(|e| counted as f64 / e.as_secs_f64())
     };
     let ceiling = lines
         .iter()
@@ -138,6 +144,30 @@ pub fn mem_total_kib(meminfo: &str) -> Option<u64> {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
 }
 
+/// The server's resident memory at one moment of a workload (`stream` takes several, to
+/// show whether memory stays flat while clients are connected and posts flow).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemorySample {
+    /// When, e.g. `with 1000 streaming clients connected`.
+    pub when: String,
+    /// `VmRSS` then, in KiB.
+    pub rss_kib: u64,
+}
+
+/// How busy the server was during part of a workload: what limits delivery to streams is
+/// the server's CPU, and this figure does not depend on what else the machine runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CpuSample {
+    /// During what, e.g. `posting to 1000 streams`.
+    pub during: String,
+    /// CPU time used divided by the time it took: 1.0 is one core fully busy.
+    pub cores: f64,
+    /// The CPU time of the period (the posts' own included) per event delivered to a
+    /// stream, in microseconds, where events were; it has 10 ms steps, so it means
+    /// little over short runs.
+    pub per_event_us: Option<f64>,
+}
+
 /// Everything a run measured, and how it was run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -145,6 +175,10 @@ pub struct Report {
     pub rows: Vec<Row>,
     /// The server's memory at the end, when this process started it.
     pub server_memory: Option<Memory>,
+    /// The server's memory at moments of the workloads, when this process started it.
+    pub memory_samples: Vec<MemorySample>,
+    /// The server's CPU use during parts of the workloads, when this process started it.
+    pub server_cpu: Vec<CpuSample>,
     /// The network's size before the run.
     pub network: Option<Network>,
     /// The network this run seeded, if it did.
@@ -153,6 +187,8 @@ pub struct Report {
     pub duration_secs: f64,
     /// Concurrent connections.
     pub connections: usize,
+    /// Streaming clients, when the `stream` workload ran.
+    pub stream_clients: Option<usize>,
     /// Seed of the random choices (`--rng-seed` repeats them).
     pub rng_seed: u64,
     /// The command line, quoted for a POSIX shell.
@@ -208,6 +244,27 @@ pub fn markdown(report: &Report) -> String {
         }
         _ => out.push_str("Server memory: not measured (server not started by this run).\n\n"),
     }
+    if !report.memory_samples.is_empty() {
+        let samples: Vec<String> = report
+            .memory_samples
+            .iter()
+            .map(|s| format!("{} {}", mib(s.rss_kib), s.when))
+            .collect();
+        let _ = writeln!(out, "Server RSS: {}.\n", samples.join("; "));
+    }
+    if !report.server_cpu.is_empty() {
+        let samples: Vec<String> = report
+            .server_cpu
+            .iter()
+            .map(|s| {
+                let per_event = s.per_event_us.map_or(String::new(), |us| {
+                    format!(" ({us:.0} µs per event delivered)")
+                });
+                format!("{:.2} cores {}{per_event}", s.cores, s.during)
+            })
+            .collect();
+        let _ = writeln!(out, "Server CPU: {}.\n", samples.join("; "));
+    }
     if let Some(network) = report.network {
         let _ = write!(
             out,
@@ -217,11 +274,15 @@ pub fn markdown(report: &Report) -> String {
     } else {
         out.push_str("Network: size unknown");
     }
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "; {} s per workload, {} connections, `--rng-seed {}`.\n",
-        report.duration_secs, report.connections, report.rng_seed
+        "; {} s per workload, {} connections",
+        report.duration_secs, report.connections
     );
+    if let Some(clients) = report.stream_clients {
+        let _ = write!(out, ", {clients} streaming clients");
+    }
+    let _ = writeln!(out, ", `--rng-seed {}`.\n", report.rng_seed);
     let _ = writeln!(out, "Command: `{}`\n", report.command);
     let memory = report
         .machine
@@ -267,6 +328,7 @@ mod tests {
             label: label.to_owned(),
             elapsed: secs.map(Duration::from_secs),
             vs_ceiling,
+            successes_only: false,
             recorder,
         }
     }
@@ -289,10 +351,15 @@ mod tests {
 
     #[test]
     fn table_has_ratios_and_dashes() {
+        let mut delivered = line("stream: delivery", &[2_500; 4], Some(2), false);
+        delivered.successes_only = true;
+        delivered.recorder.requests += 1;
+        delivered.recorder.fail("missing");
         let lines = [
             line("instance", &[1000; 100], Some(1), true),
             line("home", &[2000; 50], Some(1), true),
             line("celebrity: delivery", &[1_500; 3], None, false),
+            delivered,
         ];
         let report = Report {
             rows: rows(&lines),
@@ -300,6 +367,28 @@ mod tests {
                 peak_rss_kib: Some(204_800),
                 rss_kib: Some(102_400),
             }),
+            memory_samples: vec![
+                MemorySample {
+                    when: "before `stream`".into(),
+                    rss_kib: 51_200,
+                },
+                MemorySample {
+                    when: "with 100 streaming clients connected".into(),
+                    rss_kib: 61_440,
+                },
+            ],
+            server_cpu: vec![
+                CpuSample {
+                    during: "posting with no stream open".into(),
+                    cores: 0.05,
+                    per_event_us: None,
+                },
+                CpuSample {
+                    during: "posting to 100 streams".into(),
+                    cores: 0.5,
+                    per_event_us: Some(200.4),
+                },
+            ],
             network: Some(Network {
                 accounts: 10_001,
                 posts: 15_000,
@@ -307,6 +396,7 @@ mod tests {
             seeded: None,
             duration_secs: 1.0,
             connections: 16,
+            stream_clients: Some(100),
             rng_seed: 42,
             command: shell_join(&["starling-bench", "--smoke"]),
             machine: Machine {
@@ -321,10 +411,15 @@ mod tests {
 | instance | 100 | 0 | 100.0 | 1.00 | 1.00 | 1.00 | 1.00 | 1.00 |
 | home | 50 | 0 | 50.0 | 2.00 | 2.00 | 2.00 | 2.00 | 0.50 |
 | celebrity: delivery | 3 | 0 | — | 1.50 | 1.50 | 1.50 | 1.50 | — |
+| stream: delivery | 5 | 1 | 2.0 | 2.50 | 2.50 | 2.50 | 2.50 | — |
 
 Server peak RSS (VmHWM): 200.0 MiB; RSS at the end: 100.0 MiB.
 
-Network: 10001 accounts, 15000 posts before the run; 1 s per workload, 16 connections, `--rng-seed 42`.
+Server RSS: 50.0 MiB before `stream`; 60.0 MiB with 100 streaming clients connected.
+
+Server CPU: 0.05 cores posting with no stream open; 0.50 cores posting to 100 streams (200 µs per event delivered).
+
+Network: 10001 accounts, 15000 posts before the run; 1 s per workload, 16 connections, 100 streaming clients, `--rng-seed 42`.
 
 Command: `starling-bench --smoke`
 

@@ -92,6 +92,60 @@ pub fn parse_proc_status(text: &str) -> Memory {
     }
 }
 
+/// Reads the memory of process `pid` from `/proc/<pid>/status`.
+pub fn memory_of(pid: u32) -> anyhow::Result<Memory> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    Ok(parse_proc_status(&text))
+}
+
+/// The kernel's clock ticks per second in `/proc/<pid>/stat` (`USER_HZ`, part of Linux's
+/// ABI: 100 on every architecture Rust's standard library supports).
+const USER_HZ: u64 = 100;
+
+/// The CPU time (user and system, all threads, exited ones included) process `pid` has
+/// used so far, from `/proc/<pid>/stat`.
+pub fn cpu_time_of(pid: u32) -> anyhow::Result<Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
+    parse_cpu_time(&text).with_context(|| format!("{path} has no CPU times"))
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` text.
+fn parse_cpu_time(stat: &str) -> Option<Duration> {
+    // The command name (field 2) is in parentheses and may contain spaces; utime and
+    // stime are fields 14 and 15, the 12th and 13th after it.
+    let mut fields = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 1000 / USER_HZ))
+}
+
+/// How many files (sockets included) process `pid` has open, from `/proc/<pid>/fd`: the
+/// way to see that the server really let go of connections the harness closed.
+pub fn open_files_of(pid: u32) -> anyhow::Result<usize> {
+    let path = format!("/proc/{pid}/fd");
+    let entries = std::fs::read_dir(&path).with_context(|| format!("cannot list {path}"))?;
+    Ok(entries.count())
+}
+
+/// The soft limit on this process's open files (`ulimit -n`), from `/proc/self/limits`;
+/// `None` when unknown or unlimited.
+pub fn open_files_limit() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_files_limit(&text)
+}
+
+/// The soft `Max open files` of a `/proc/<pid>/limits` text.
+fn parse_open_files_limit(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix("Max open files"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
 /// A running `starling serve`; dropping it stops the server, so an early error never
 /// leaves it behind.
 pub struct ServerProcess {
@@ -175,10 +229,7 @@ impl ServerProcess {
 
     /// Reads the server's current and peak memory.
     pub fn memory(&self) -> anyhow::Result<Memory> {
-        let pid = self.pid().context("the server is not running")?;
-        let path = format!("/proc/{pid}/status");
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {path}"))?;
-        Ok(parse_proc_status(&text))
+        memory_of(self.pid().context("the server is not running")?)
     }
 
     /// Sends SIGTERM and waits for the server to exit (SIGKILL after [`STOP_GRACE`]).
@@ -248,5 +299,27 @@ mod tests {
             }
         );
         assert_eq!(parse_proc_status("Name: x\n"), Memory::default());
+    }
+
+    #[test]
+    fn reads_cpu_times() {
+        let stat = "4242 (star ling) S 1 4242 4242 0 -1 4194560 5000 0 0 0 250 125 0 0 20 0 9 0";
+        assert_eq!(parse_cpu_time(stat), Some(Duration::from_millis(3750)));
+        assert_eq!(parse_cpu_time("4242 (x) S 1"), None);
+        assert!(cpu_time_of(std::process::id()).is_ok());
+    }
+
+    #[test]
+    fn reads_the_soft_open_files_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             63324                63324                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_files_limit(limits), Some(1024));
+        let unlimited =
+            "Max open files            unlimited            unlimited            files\n";
+        assert_eq!(parse_open_files_limit(unlimited), None);
+        assert!(open_files_limit().is_some_and(|n| n > 0));
+        let me = std::process::id();
+        assert!(open_files_of(me).is_ok_and(|n| n > 0));
     }
 }

@@ -7,8 +7,13 @@
 //! all-company group), and each acknowledged post gets a tracker that polls a random
 //! follower's (member's) home timeline until the post shows up: the delivery delay a
 //! Mastodon client would see, without streaming.
+//!
+//! `stream` (in [`stream`]) measures the same delay with streaming clients instead.
 
-use crate::cli::Workload;
+mod stream;
+
+use crate::cli::{Plan, Workload};
+use crate::report::{CpuSample, MemorySample};
 use anyhow::{Context, bail};
 use hdrhistogram::Histogram;
 use rand::rngs::StdRng;
@@ -107,8 +112,9 @@ impl Recorder {
         }
     }
 
-    /// Counts a failure without a latency (an undelivered post).
-    fn fail(&mut self, description: &str) {
+    /// Counts a failure without a latency (an undelivered post); the caller counts the
+    /// request.
+    pub fn fail(&mut self, description: &str) {
         self.errors += 1;
         // Distinct only: a failing workload usually repeats one error thousands of times.
         if self.samples.len() < ERROR_SAMPLES && !self.samples.iter().any(|s| s == description) {
@@ -140,8 +146,22 @@ pub struct Line {
     /// Whether its throughput is comparable to the `instance` ceiling (one request per
     /// connection at a time, like the ceiling), so the ratio is shown.
     pub vs_ceiling: bool,
+    /// Whether its throughput counts only the successful requests (events delivered,
+    /// for `stream: delivery`) rather than all.
+    pub successes_only: bool,
     /// The counts.
     pub recorder: Recorder,
+}
+
+/// What one workload measured.
+#[derive(Debug)]
+pub struct Measured {
+    /// Its lines of results.
+    pub lines: Vec<Line>,
+    /// The server's memory at moments of the workload (only `stream` takes any).
+    pub memory: Vec<MemorySample>,
+    /// The server's CPU use during parts of the workload (only `stream` measures it).
+    pub cpu: Vec<CpuSample>,
 }
 
 /// The server and accounts the workloads use.
@@ -151,22 +171,28 @@ pub struct Load {
     instance_url: Url,
     home_url: Url,
     statuses_url: Url,
+    streaming_url: Url,
     /// How long each workload runs.
     pub duration: Duration,
     /// Concurrent connections.
     pub connections: usize,
+    /// Streaming clients of the `stream` workload.
+    pub stream_clients: usize,
     rng_seed: u64,
+    /// The server's process, when this harness started it: its memory and open files
+    /// can then be read.
+    server_pid: Option<u32>,
 }
 
 impl Load {
-    /// Prepares workloads against `base` (e.g. `http://127.0.0.1:8080/`).
+    /// Prepares `plan`'s workloads against `base` (e.g. `http://127.0.0.1:8080/`), whose
+    /// process is `server_pid` when known.
     pub fn new(
         client: reqwest::Client,
         base: &Url,
         tokens: Option<Tokens>,
-        duration: Duration,
-        connections: usize,
-        rng_seed: u64,
+        plan: &Plan,
+        server_pid: Option<u32>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             client,
@@ -174,9 +200,12 @@ impl Load {
             instance_url: base.join("api/v1/instance")?,
             home_url: base.join("api/v1/timelines/home?limit=20")?,
             statuses_url: base.join("api/v1/statuses")?,
-            duration,
-            connections,
-            rng_seed,
+            streaming_url: base.join("api/v1/streaming/user")?,
+            duration: plan.duration,
+            connections: plan.connections,
+            stream_clients: plan.stream_clients,
+            rng_seed: plan.rng_seed,
+            server_pid,
         })
     }
 
@@ -193,9 +222,12 @@ impl Load {
             instance_url: self.instance_url.clone(),
             home_url: self.home_url.clone(),
             statuses_url: self.statuses_url.clone(),
+            streaming_url: self.streaming_url.clone(),
             duration,
             connections: self.connections,
+            stream_clients: self.stream_clients,
             rng_seed: self.rng_seed,
+            server_pid: self.server_pid,
         };
         warm.closed_loop(
             Op::Home,
@@ -208,7 +240,7 @@ impl Load {
     }
 
     /// Runs one workload for the configured duration; returns its line(s) of results.
-    pub async fn run(&self, workload: Workload) -> anyhow::Result<Vec<Line>> {
+    pub async fn run(&self, workload: Workload) -> anyhow::Result<Measured> {
         let tokens = match (workload.needs_tokens(), &self.tokens) {
             (false, _) => None,
             (true, Some(tokens)) => Some(Arc::clone(tokens)),
@@ -222,16 +254,29 @@ impl Load {
             Workload::Home => Op::Home,
             Workload::Post => Op::Post,
             Workload::Mixed => Op::Mixed,
-            Workload::Celebrity => return self.announcer(tokens, seed, false).await,
-            Workload::Group => return self.announcer(tokens, seed, true).await,
+            Workload::Celebrity | Workload::Group => {
+                let in_group = workload == Workload::Group;
+                let lines = self.announcer(tokens, seed, in_group).await?;
+                return Ok(Measured {
+                    lines,
+                    memory: Vec::new(),
+                    cpu: Vec::new(),
+                });
+            }
+            Workload::Stream => return self.stream(tokens, seed).await,
         };
         let (elapsed, recorder) = self.closed_loop(op, self.connections, tokens, seed).await?;
-        Ok(vec![Line {
-            label: workload.name().to_owned(),
-            elapsed: Some(elapsed),
-            vs_ceiling: true,
-            recorder,
-        }])
+        Ok(Measured {
+            lines: vec![Line {
+                label: workload.name().to_owned(),
+                elapsed: Some(elapsed),
+                vs_ceiling: true,
+                successes_only: false,
+                recorder,
+            }],
+            memory: Vec::new(),
+            cpu: Vec::new(),
+        })
     }
 
     /// What one task needs to send requests.
@@ -352,6 +397,7 @@ impl Load {
                 label: label.to_owned(),
                 elapsed: Some(elapsed),
                 vs_ceiling: true,
+                successes_only: false,
                 recorder: reads,
             });
         }
@@ -359,12 +405,14 @@ impl Load {
             label: format!("{label}: post"),
             elapsed: Some(posting_time),
             vs_ceiling: false,
+            successes_only: false,
             recorder: posts,
         });
         lines.push(Line {
             label: format!("{label}: delivery"),
             elapsed: None,
             vs_ceiling: false,
+            successes_only: false,
             recorder: delivery,
         });
         Ok(lines)
