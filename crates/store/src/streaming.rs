@@ -6,6 +6,9 @@
 //! answers (and applies the visibility rule to every event itself).
 
 use crate::db::{Arg, placeholders};
+use crate::facts::PageFacts;
+use crate::records::StatusRecord;
+use crate::tags::HomeContext;
 use crate::{Db, Result};
 use std::collections::HashSet;
 
@@ -76,5 +79,30 @@ impl Db {
         .fetch_optional(&self.reader)
         .await?;
         Ok(row.is_some())
+    }
+
+    /// A post as one subscriber may receive it, in one read: the post (`None` once
+    /// deleted), the facts about it for `viewer`, and, with `with_context`, the viewer's
+    /// home context. Streaming asks this once per event and subscriber, so one hand-off
+    /// instead of three matters (see `crate::reads`).
+    pub async fn post_for_viewer(
+        &self,
+        viewer: i64,
+        id: i64,
+        with_context: bool,
+    ) -> Result<Option<(StatusRecord, PageFacts, Option<HomeContext>)>> {
+        self.read(move |c| {
+            let Some(status) = crate::facts::statuses(c, &[id])?.into_iter().next() else {
+                return Ok(None);
+            };
+            let facts = crate::facts::post_facts(c, Some(viewer), std::slice::from_ref(&status))?;
+            let context = if with_context {
+                Some(crate::tags::home_context(c, viewer)?)
+            } else {
+                None
+            };
+            Ok(Some((status, facts, context)))
+        })
+        .await
     }
 }

@@ -359,16 +359,20 @@ impl Subscription {
                 if wanted.is_empty() {
                     return Ok(Vec::new());
                 }
-                let status = match self.app.db().status(post.id).await {
-                    Ok(s) => s,
+                // The post, its facts and (for `user`) the home context in one read.
+                let with_context = wanted.iter().any(|w| matches!(w, StreamSpec::User));
+                let (status, facts, context) = match self
+                    .app
+                    .db()
+                    .post_for_viewer(me, post.id, with_context)
+                    .await
+                {
+                    Ok(Some(found)) => found,
                     // Deleted meanwhile: its delete event follows.
-                    Err(StoreError::NotFound) => return Ok(Vec::new()),
+                    Ok(None) => return Ok(Vec::new()),
                     Err(e) => return Err(Stop::Failed(e.into())),
                 };
-                let batch = self
-                    .app
-                    .batch(Some(&self.me), std::slice::from_ref(&status))
-                    .await?;
+                let batch = Batch::new(Some(&self.me), std::slice::from_ref(&status), facts);
                 let Some(view) = views_of(&batch, std::slice::from_ref(&status), |_, _| true)
                     .into_iter()
                     .next()
@@ -376,7 +380,7 @@ impl Subscription {
                     return Ok(Vec::new());
                 };
                 let mut out = Vec::new();
-                let mut home = None;
+                let mut home = context;
                 for spec in wanted {
                     if self.shows(&spec, &batch, &status, &mut home).await? {
                         let event = match delivery.event {
