@@ -352,12 +352,16 @@ impl Starling {
             return Err(ServiceError::NotFound);
         }
         let view = self.view_regardless(me, status).await?;
-        self.db().delete_status(id).await?;
+        let (_, reblogs) = self.db().delete_status(id).await?;
         self.publish(Event::Delete(PostRef::new(
             &view.status,
             view.mentions.iter().map(|a| a.id).collect(),
             view.tags.clone(),
         )));
+        // Reblogs vanish with their original: their readers get a `delete` of their own.
+        for reblog in &reblogs {
+            self.publish(Event::Delete(PostRef::new(reblog, Vec::new(), Vec::new())));
+        }
         Ok(view)
     }
 

@@ -297,10 +297,20 @@ impl Db {
         self.status(wrapper.id).await
     }
 
-    /// Deletes a post (its reblogs, mentions, favourites… go with it) and fixes the counters.
-    pub async fn delete_status(&self, id: i64) -> Result<StatusRecord> {
+    /// Deletes a post (its reblogs, mentions, favourites… go with it) and fixes the counters;
+    /// returns the post and the reblogs deleted with it.
+    pub async fn delete_status(&self, id: i64) -> Result<(StatusRecord, Vec<StatusRecord>)> {
         let status = self.status(id).await?;
         let mut tx = self.writer.begin().await?;
+        // The reblogs that go with it, so that their readers can be told too.
+        let sql = format!("SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.reblog_of_id = $1");
+        let reblogs = sqlx::query(&sql)
+            .bind(id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(StatusRecord::from_row)
+            .collect::<Result<Vec<_>>>()?;
         if let Some(original) = status.reblog_of_id {
             // Undoing a reblog takes back its notification (notifications about the
             // deleted post itself go with it through their foreign key).
@@ -344,7 +354,7 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
-        Ok(status)
+        Ok((status, reblogs))
     }
 
     /// Replaces a post's text, keeping the previous version in its history.

@@ -1084,4 +1084,30 @@ async fn reblogs_and_celebrity_posts_reach_followers_streams() {
 
     let own = say(&app, &cat, "from a celebrity").await;
     assert_eq!(next_ws(&mut home).await.id(), own);
+
+    // Deleting the original takes its reblogs along: their readers (ben follows the
+    // reblogger, not the author) get a `delete` of the reblog.
+    let again = expect_json(
+        app.post_json(
+            &format!("/api/v1/statuses/{original}/reblog"),
+            Some(&cat),
+            json!({}),
+        )
+        .await,
+        "reblog again",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(next_ws(&mut home).await.id(), again);
+    let r = app
+        .delete(&format!("/api/v1/statuses/{original}"), Some(&ana))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let frame = next_ws(&mut home).await;
+    assert_eq!(
+        (frame.event.as_str(), frame.id()),
+        ("delete", again.as_str())
+    );
 }

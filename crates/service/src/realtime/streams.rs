@@ -402,7 +402,18 @@ impl Subscription {
                 }
                 // The post is gone, and its mentions and tags with it: decide on the
                 // snapshot, with the mentions and tags it had.
-                let snapshot = post.snapshot();
+                let mut snapshot = post.snapshot();
+                // A reblog deleted with its original: the original cannot be judged any
+                // more, so the reblog is judged alone (its readers saw it; the delete
+                // tells them no more than its id).
+                if let Some(original) = snapshot.reblog_of_id
+                    && matches!(
+                        self.app.db().status(original).await,
+                        Err(StoreError::NotFound)
+                    )
+                {
+                    snapshot.reblog_of_id = None;
+                }
                 let mut batch = self
                     .app
                     .batch(Some(&self.me), std::slice::from_ref(&snapshot))
