@@ -156,6 +156,8 @@ struct ServiceState {
     /// How long to think before taking a request, per subscription name.
     slow: Mutex<HashMap<String, Duration>>,
     received: Mutex<Option<mpsc::UnboundedSender<Received>>>,
+    /// Signalled when a request arrives, before it is thought over and answered.
+    arrived: tokio::sync::Notify,
 }
 
 /// A push service on 127.0.0.1 with endpoints `/push/<name>`; a 429 or 503 answer says
@@ -201,6 +203,13 @@ impl PushService {
             .extend(statuses);
     }
 
+    /// Waits until a request has reached the service (it may still be thinking).
+    async fn arrival(&self) {
+        tokio::time::timeout(WAIT, self.state.arrived.notified())
+            .await
+            .expect("no push request arrived");
+    }
+
     /// Makes requests to `name` take `pause` before they are received and answered.
     fn slow_down(&self, name: &str, pause: Duration) {
         self.state
@@ -231,6 +240,7 @@ async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> (StatusCode, HeaderMap) {
+    state.arrived.notify_one();
     let pause = state.slow.lock().unwrap().get(&name).copied();
     if let Some(pause) = pause {
         tokio::time::sleep(pause).await;
@@ -1205,8 +1215,8 @@ async fn a_slow_push_service_holds_up_only_its_own_pushes() {
     push.slow_down("ana", Duration::from_secs(3));
 
     post(&app, &cal, json!({"status": "@ana the slow one"})).await;
-    // Ana's push is on its way (to a push service that takes its time) …
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Ana's push has reached a push service that takes its time …
+    push.arrival().await;
     let started = tokio::time::Instant::now();
     post(&app, &cal, json!({"status": "@ben the quick one"})).await;
     // … and Ben's does not wait for it.
