@@ -35,7 +35,7 @@ pub struct PageFacts {
     pub marks: ViewerMarks,
 }
 
-fn ids_args(ids: &[i64]) -> Vec<Arg> {
+pub(crate) fn ids_args(ids: &[i64]) -> Vec<Arg> {
     ids.iter().map(|i| Arg::I(*i)).collect()
 }
 

@@ -519,28 +519,32 @@ impl Db {
         ))
         .fetch_all(&mut *tx)
         .await?;
-        // One statement per post, each driven by the followers index: a single join over
-        // the whole queue lets SQLite's planner scan all of `follows` instead.
-        for (status_id, author_id, reblog) in &queued {
-            let only_if = if *reblog != 0 {
-                " AND show_reblogs = 1"
-            } else {
-                ""
-            };
-            sqlx::query(&format!(
-                "INSERT INTO home_feed (account_id, status_id, author_id) \
-                 SELECT account_id, CAST($1 AS BIGINT), $2 FROM follows WHERE target_id = $2{only_if} \
-                 ON CONFLICT DO NOTHING"
-            ))
-            .bind(*status_id)
-            .bind(*author_id)
+        if queued.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<i64> = queued.iter().map(|(id, _, _)| *id).collect();
+        let list = crate::db::placeholders(1, ids.len());
+        // The whole batch in one statement, its rows inserted in the feed's key order:
+        // each page of `home_feed` is then changed once per batch instead of once per
+        // post (with inserts in post order, SQLite spilled and re-journalled the same
+        // pages over and over). `CROSS JOIN` keeps SQLite's planner on the followers
+        // index for each queued post rather than scanning all of `follows`.
+        let sql = format!(
+            "INSERT INTO home_feed (account_id, status_id, author_id) \
+             SELECT f.account_id, q.status_id, q.author_id \
+             FROM fanout_queue q CROSS JOIN follows f \
+             WHERE q.status_id IN ({list}) AND f.target_id = q.author_id \
+               AND (q.reblog = 0 OR f.show_reblogs = 1) \
+             ORDER BY f.account_id, q.status_id \
+             ON CONFLICT DO NOTHING"
+        );
+        crate::db::bind_all(sqlx::query(&sql), &crate::facts::ids_args(&ids))
             .execute(&mut *tx)
             .await?;
-            sqlx::query("DELETE FROM fanout_queue WHERE status_id = $1")
-                .bind(*status_id)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let sql = format!("DELETE FROM fanout_queue WHERE status_id IN ({list})");
+        crate::db::bind_all(sqlx::query(&sql), &crate::facts::ids_args(&ids))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(queued.len() as u64)
     }

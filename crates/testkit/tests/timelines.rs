@@ -457,12 +457,17 @@ async fn home_reads_the_same_before_and_after_the_fan_out_worker_runs() {
     let cat = app.sign_up("cat").await;
     let ana_id = account_id(&app, &ana).await;
     let cat_id = account_id(&app, &cat).await;
-    app.post_json(
-        &format!("/api/v1/accounts/{ana_id}/follow"),
-        Some(&ben),
-        json!({}),
-    )
-    .await;
+    // dan follows both, reblogs included: one batch of the worker serves several
+    // followers of several authors.
+    let dan = app.sign_up("dan").await;
+    for (who, target) in [(&ben, &ana_id), (&dan, &ana_id), (&dan, &cat_id)] {
+        app.post_json(
+            &format!("/api/v1/accounts/{target}/follow"),
+            Some(who),
+            json!({}),
+        )
+        .await;
+    }
     app.post_form(
         &format!("/api/v1/accounts/{cat_id}/follow"),
         Some(&ben),
@@ -488,11 +493,21 @@ async fn home_reads_the_same_before_and_after_the_fan_out_worker_runs() {
     // hidden because ben asked not to see cat's reblogs.
     let before = ids(&app, "/api/v1/timelines/home", Some(&ben)).await;
     assert_eq!(before, expected);
+    let mut dan_expected = vec![boost["id"].as_str().unwrap().to_owned()];
+    dan_expected.extend(expected.iter().cloned());
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/home", Some(&dan)).await,
+        dan_expected
+    );
     app.app.fan_out_queued().await.unwrap();
     assert_eq!(app.app.fan_out_backlog().await.unwrap(), 0);
     assert_eq!(
         ids(&app, "/api/v1/timelines/home", Some(&ben)).await,
         expected
+    );
+    assert_eq!(
+        ids(&app, "/api/v1/timelines/home", Some(&dan)).await,
+        dan_expected
     );
     // Unfollowing right after posting never leaves the post behind, queued or copied.
     let late = post(&app, &ana, "just before the unfollow").await;
