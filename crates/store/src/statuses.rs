@@ -529,14 +529,20 @@ impl Db {
         // post (with inserts in post order, SQLite spilled and re-journalled the same
         // pages over and over). `CROSS JOIN` keeps SQLite's planner on the followers
         // index for each queued post rather than scanning all of `follows`.
+        // On SQLite, `OR IGNORE` (unlike `ON CONFLICT DO NOTHING`, which leaves NOT NULL
+        // at ABORT) means the statement can never stop half-way, so SQLite keeps no
+        // statement journal of the pages it changes (a fifth of a post's CPU in `perf`).
+        let (insert, on_conflict) = match self.backend() {
+            crate::Backend::Sqlite => ("INSERT OR IGNORE", ""),
+            crate::Backend::Postgres => ("INSERT", " ON CONFLICT DO NOTHING"),
+        };
         let sql = format!(
-            "INSERT INTO home_feed (account_id, status_id, author_id) \
+            "{insert} INTO home_feed (account_id, status_id, author_id) \
              SELECT f.account_id, q.status_id, q.author_id \
              FROM fanout_queue q CROSS JOIN follows f \
              WHERE q.status_id IN ({list}) AND f.target_id = q.author_id \
                AND (q.reblog = 0 OR f.show_reblogs = 1) \
-             ORDER BY f.account_id, q.status_id \
-             ON CONFLICT DO NOTHING"
+             ORDER BY f.account_id, q.status_id{on_conflict}"
         );
         crate::db::bind_all(sqlx::query(&sql), &crate::facts::ids_args(&ids))
             .execute(&mut *tx)
