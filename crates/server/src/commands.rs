@@ -253,7 +253,6 @@ async fn send_digests(app: &Starling, out: &mut impl Write) -> Result<(), Comman
                     cause,
                     retry: false,
                 } => format!("failed: {cause}"),
-                DigestOutcome::TakenElsewhere => "being sent by a running server".to_owned(),
             };
             if written.is_ok() {
                 written = writeln!(out, "[{done}] {} (id {}): {what}", r.username, r.account_id);
@@ -271,7 +270,7 @@ async fn send_digests(app: &Starling, out: &mut impl Write) -> Result<(), Comman
         .count();
     writeln!(
         out,
-        "{} digests: {sent} sent, {failed} failed, {} not sent or left to a running server",
+        "{} digests: {sent} sent, {failed} failed, {} with nothing to send",
         reports.len(),
         reports.len() - sent - failed
     )?;

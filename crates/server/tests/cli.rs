@@ -102,7 +102,10 @@ fn send_digests_needs_a_usable_smtp_server() {
         .unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("invalid smtp_url") && !err.contains("hunter2"), "{err}");
+    assert!(
+        err.contains("invalid smtp_url") && !err.contains("hunter2"),
+        "{err}"
+    );
 
     // Nobody opted in: nothing to send, and nothing is connected to.
     let out = starling()
@@ -114,7 +117,7 @@ fn send_digests_needs_a_usable_smtp_server() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "0 digests: 0 sent, 0 failed, 0 not sent or left to a running server\n"
+        "0 digests: 0 sent, 0 failed, 0 with nothing to send\n"
     );
 }
 

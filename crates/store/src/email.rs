@@ -7,7 +7,6 @@
 //! Workers claim due jobs with a lease ([`Db::claim_email_jobs`]), so the same queries
 //! serve SQLite, PostgreSQL and several nodes.
 
-use crate::db::{Arg, bind_all, placeholders};
 use crate::records::NewNotification;
 use crate::{Db, Result};
 use sqlx::any::AnyRow;
@@ -164,7 +163,9 @@ impl Db {
 
     /// Queues a digest for up to `ids.len()` opted-in accounts whose last digest was
     /// queued at or before `due_before`, using `ids` as the jobs' ids, and marks each as
-    /// queued at `now` in the same transaction. Returns the jobs' `(id, account_id)`.
+    /// queued at `now` in the same transaction. With `lease_until`, the jobs are queued
+    /// already claimed (one attempt counted) until then, for the caller to send itself;
+    /// otherwise they are due at once for any worker. Returns the jobs.
     ///
     /// Moving `last_digest_at` past `due_before` is the claim: a second node running the
     /// same statement (on PostgreSQL it waits for the first to commit, then re-checks the
@@ -174,7 +175,8 @@ impl Db {
         now: i64,
         due_before: i64,
         ids: &[i64],
-    ) -> Result<Vec<(i64, i64)>> {
+        lease_until: Option<i64>,
+    ) -> Result<Vec<EmailJob>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -197,15 +199,29 @@ impl Db {
             .map(|r| r.try_get::<i64, _>("account_id"))
             .collect::<sqlx::Result<Vec<i64>>>()?;
         accounts.sort_unstable();
-        let jobs: Vec<(i64, i64)> = ids.iter().copied().zip(accounts).collect();
-        for (id, account_id) in &jobs {
+        let attempts = i64::from(lease_until.is_some());
+        let jobs: Vec<EmailJob> = ids
+            .iter()
+            .zip(accounts)
+            .map(|(id, account_id)| EmailJob {
+                id: *id,
+                account_id,
+                notification_id: None,
+                kind: EmailKind::Digest.as_str().to_owned(),
+                attempts,
+                created_at: now,
+            })
+            .collect();
+        for job in &jobs {
             sqlx::query(
                 "INSERT INTO email_jobs (id, account_id, notification_id, kind, attempts, run_at, created_at) \
-                 VALUES ($1, $2, NULL, $3, 0, $4, $4)",
+                 VALUES ($1, $2, NULL, $3, $4, $5, $6)",
             )
-            .bind(*id)
-            .bind(*account_id)
-            .bind(EmailKind::Digest.as_str())
+            .bind(job.id)
+            .bind(job.account_id)
+            .bind(&job.kind)
+            .bind(job.attempts)
+            .bind(lease_until.unwrap_or(now))
             .bind(now)
             .execute(&mut *tx)
             .await?;
@@ -214,8 +230,7 @@ impl Db {
         Ok(jobs)
     }
 
-    /// Claims up to `limit` jobs due at `now` (only those among `only`, when given),
-    /// oldest first, by moving them to `lease_until` and counting the attempt. A worker
+    /// Claims up to `limit` jobs due at `now`, oldest first, by moving them to `lease_until` and counting the attempt. A worker
     /// that dies before finishing a job leaves it to be claimed again after the lease.
     /// Several workers are safe for the reasons given at `Db::claim_push_jobs`.
     pub async fn claim_email_jobs(
@@ -223,28 +238,18 @@ impl Db {
         now: i64,
         lease_until: i64,
         limit: i64,
-        only: Option<&[i64]>,
     ) -> Result<Vec<EmailJob>> {
-        let mut args = vec![Arg::I(lease_until), Arg::I(now)];
-        let among = match only {
-            Some([]) => return Ok(Vec::new()),
-            Some(ids) => {
-                let list = placeholders(args.len() + 1, ids.len());
-                args.extend(ids.iter().map(|id| Arg::I(*id)));
-                format!(" AND id IN ({list})")
-            }
-            None => String::new(),
-        };
-        let sql = format!(
+        let rows = sqlx::query(&format!(
             "UPDATE email_jobs SET run_at = $1, attempts = attempts + 1 \
              WHERE run_at <= $2 AND id IN (\
-                 SELECT id FROM email_jobs WHERE run_at <= $2{among} ORDER BY run_at LIMIT {}) \
+                 SELECT id FROM email_jobs WHERE run_at <= $2 ORDER BY run_at LIMIT {}) \
              RETURNING {JOB_COLUMNS}",
             limit.max(1)
-        );
-        let rows = bind_all(sqlx::query(&sql), &args)
-            .fetch_all(&self.writer)
-            .await?;
+        ))
+        .bind(lease_until)
+        .bind(now)
+        .fetch_all(&self.writer)
+        .await?;
         rows.iter()
             .map(|r| EmailJob::from_row(r).map_err(Into::into))
             .collect()
@@ -277,22 +282,6 @@ impl Db {
             .execute(&self.writer)
             .await?;
         Ok(())
-    }
-
-    /// How many of the jobs `ids` are still queued.
-    pub async fn email_jobs_left(&self, ids: &[i64]) -> Result<i64> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
-        let sql = format!(
-            "SELECT COUNT(*) AS n FROM email_jobs WHERE id IN ({})",
-            placeholders(1, ids.len())
-        );
-        let args: Vec<Arg> = ids.iter().map(|id| Arg::I(*id)).collect();
-        let row = bind_all(sqlx::query(&sql), &args)
-            .fetch_one(&self.writer)
-            .await?;
-        Ok(row.try_get("n")?)
     }
 
     /// E-mails still queued (sent or abandoned ones are removed).

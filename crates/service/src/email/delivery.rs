@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 const IN_FLIGHT: usize = 4;
 /// How long a claimed mail is left to its worker before another may take it: longer than
 /// an SMTP conversation can take (each command may wait `SMTP_TIMEOUT`).
-const LEASE: Duration = Duration::from_secs(300);
+pub(super) const LEASE: Duration = Duration::from_secs(300);
 /// How often the worker looks for digests that are due.
 const DIGEST_CHECK: Duration = Duration::from_secs(60);
 /// How long mails in flight at shutdown may take to finish.
@@ -84,8 +84,6 @@ pub enum DigestOutcome {
         /// Whether it will be retried.
         retry: bool,
     },
-    /// Another worker (a running server) took it and sends it.
-    TakenElsewhere,
 }
 
 impl Starling {
@@ -126,7 +124,7 @@ impl Starling {
             }
             let free = IN_FLIGHT.saturating_sub(running.len());
             if look && free > 0 {
-                match self.claim_due_mail(free, None).await {
+                match self.claim_due_mail(free).await {
                     Ok(jobs) => {
                         for job in jobs {
                             let app = self.clone();
@@ -169,47 +167,41 @@ impl Starling {
         if !self.db().digests_due(due_before).await? {
             return Ok(0);
         }
-        Ok(self.queue_digests(due_before).await?.len())
+        Ok(self.queue_digests(due_before, None).await?.len())
     }
 
-    /// Claims up to `limit` mails due now (only among `only`, when given).
-    async fn claim_due_mail(&self, limit: usize, only: Option<&[i64]>) -> Result<Vec<EmailJob>> {
+    /// Claims up to `limit` mails due now.
+    async fn claim_due_mail(&self, limit: usize) -> Result<Vec<EmailJob>> {
         let now = now_millis();
-        if only.is_none() && !self.db().email_jobs_due(now).await? {
+        // A read first: most wake-ups (a notification nobody is mailed about) find
+        // nothing, and SQLite's single writer stays free for posters.
+        if !self.db().email_jobs_due(now).await? {
             return Ok(Vec::new());
         }
         let lease_until = now + LEASE.as_millis() as i64;
         let limit = i64::try_from(limit).unwrap_or(1);
-        Ok(self
-            .db()
-            .claim_email_jobs(now, lease_until, limit, only)
-            .await?)
+        Ok(self.db().claim_email_jobs(now, lease_until, limit).await?)
     }
 
-    /// Sends the digests `jobs` (`(job id, account id)`) from this process, reporting
-    /// each through `progress`.
+    /// Sends the digests `jobs`, claimed by this process, reporting each through
+    /// `progress`.
     pub(crate) async fn deliver_digests(
         &self,
-        jobs: &[(i64, i64)],
+        jobs: Vec<EmailJob>,
         progress: &mut impl FnMut(&DigestReport),
     ) -> Result<Vec<DigestReport>> {
-        let ids: Vec<i64> = jobs.iter().map(|(id, _)| *id).collect();
         let mut reports = Vec::with_capacity(jobs.len());
-        let mut claimed = Vec::new();
-        for chunk in ids.chunks(500) {
-            claimed.extend(self.claim_due_mail(chunk.len(), Some(chunk)).await?);
-        }
         let max_attempts = i64::from(self.settings().mail_max_attempts.max(1));
         let mut running = tokio::task::JoinSet::new();
-        let mut pending = claimed.iter().cloned();
+        let mut pending = jobs.into_iter();
         loop {
             while running.len() < IN_FLIGHT {
                 let Some(job) = pending.next() else { break };
                 let app = self.clone();
                 running.spawn(async move {
-                    let attempts = job.attempts;
-                    let outcome = app.deliver_email(job.clone()).await;
-                    (job.account_id, attempts, outcome)
+                    let (account_id, attempts) = (job.account_id, job.attempts);
+                    let outcome = app.deliver_email(job).await;
+                    (account_id, attempts, outcome)
                 });
             }
             let Some(done) = running.join_next().await else {
@@ -231,16 +223,6 @@ impl Starling {
             let report = self.digest_report(account_id, outcome).await;
             progress(&report);
             reports.push(report);
-        }
-        // The others were claimed by a running server's worker first.
-        for (id, account_id) in jobs {
-            if !claimed.iter().any(|j| j.id == *id) {
-                let report = self
-                    .digest_report(*account_id, DigestOutcome::TakenElsewhere)
-                    .await;
-                progress(&report);
-                reports.push(report);
-            }
         }
         Ok(reports)
     }

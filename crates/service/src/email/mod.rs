@@ -23,6 +23,7 @@ use lettre::transport::smtp::PoolConfig;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use starling_domain::id::now_millis;
+use starling_store::email::EmailJob;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -206,8 +207,13 @@ impl Starling {
     }
 
     /// Queues a digest for every opted-in account whose last one was queued at or before
-    /// `due_before`, in batches; returns the jobs' `(id, account_id)`.
-    pub(crate) async fn queue_digests(&self, due_before: i64) -> Result<Vec<(i64, i64)>> {
+    /// `due_before`, in batches, already claimed until `lease_until` when given (see
+    /// `Db::queue_digests`); returns the jobs.
+    pub(crate) async fn queue_digests(
+        &self,
+        due_before: i64,
+        lease_until: Option<i64>,
+    ) -> Result<Vec<EmailJob>> {
         const BATCH: usize = 100;
         let mut all = Vec::new();
         loop {
@@ -215,7 +221,10 @@ impl Starling {
             // Each batch is stamped with its own time, which is after `due_before`, so a
             // batch never claims an account an earlier batch took.
             let now = now_millis().max(due_before + 1);
-            let jobs = self.db().queue_digests(now, due_before, &ids).await?;
+            let jobs = self
+                .db()
+                .queue_digests(now, due_before, &ids, lease_until)
+                .await?;
             let done = jobs.len() < BATCH;
             all.extend(jobs);
             if done {
@@ -226,9 +235,10 @@ impl Starling {
 
     /// `starling admin send-digests`: queues a digest for every opted-in account now,
     /// whenever its last one went out (each account's next scheduled digest is then a day
-    /// later), and sends them from this process, calling `progress` for each. Digests a
-    /// running server's worker picks up first are sent by it; failures are left queued for
-    /// the servers to retry. Refused when e-mail is off.
+    /// later), and sends them from this process, calling `progress` for each. They are
+    /// queued already claimed by this process, so running servers leave them alone unless
+    /// it dies (then they go out after the lease); failures stay queued for the servers to
+    /// retry. Refused when e-mail is off.
     pub async fn send_digests_now(
         &self,
         mut progress: impl FnMut(&DigestReport),
@@ -238,8 +248,11 @@ impl Starling {
                 "e-mail is off: set smtp_url to send digests",
             ));
         }
-        let jobs = self.queue_digests(now_millis() - 1).await?;
-        self.deliver_digests(&jobs, &mut progress).await
+        let now = now_millis();
+        let jobs = self
+            .queue_digests(now - 1, Some(now + delivery::LEASE.as_millis() as i64))
+            .await?;
+        self.deliver_digests(jobs, &mut progress).await
     }
 }
 
