@@ -497,3 +497,32 @@ impl WebPushSubscription {
         }
     }
 }
+
+/// Starling's e-mail preferences entity (`/api/v1/email_preferences`; not in Mastodon).
+#[derive(Debug, Serialize)]
+pub struct EmailPreferences {
+    /// E-mail when someone mentions the account.
+    mention: bool,
+    /// E-mail for a direct message.
+    direct: bool,
+    /// E-mail for a new follower or follow request.
+    follow: bool,
+    /// A daily digest of what the account missed.
+    digest: bool,
+    /// Whether this server sends e-mail at all (an SMTP server is configured); when not,
+    /// the preferences are kept but nothing is sent.
+    email_enabled: bool,
+}
+
+impl EmailPreferences {
+    /// The preferences as their owner sees them.
+    pub fn new(p: starling_service::email::EmailPreferences, email_enabled: bool) -> Self {
+        Self {
+            mention: p.mention,
+            direct: p.direct,
+            follow: p.follow,
+            digest: p.digest,
+            email_enabled,
+        }
+    }
+}

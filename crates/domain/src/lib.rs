@@ -4,6 +4,7 @@
 //! the service layer feeds it facts loaded from the store.
 
 pub mod account;
+pub mod email;
 pub mod group;
 pub mod id;
 pub mod list;

@@ -46,7 +46,8 @@ Examples:
   starling admin user list
   starling admin user deactivate --username bob
   TOKEN=$(starling admin token create --username ana)
-  starling admin seed --data-dir target/bench-data --tokens-out target/bench-data/tokens.json";
+  starling admin seed --data-dir target/bench-data --tokens-out target/bench-data/tokens.json
+  STARLING_SMTP_URL=smtp://127.0.0.1:25 starling admin send-digests";
 
 /// Starling: a self-hosted microsharing server for one organisation, speaking the Mastodon
 /// client API.
@@ -135,6 +136,10 @@ pub enum AdminCommand {
     /// all-company group, posts spread over 30 days, home feeds and tokens (written to
     /// --tokens-out).
     Seed(SeedArgs),
+    /// Send the daily e-mail digest now to everyone who opted in (whenever their last one
+    /// went out; the next scheduled one follows a day later), printing a line per account.
+    /// Needs `smtp_url`. Digests that fail for now stay queued for the servers to retry.
+    SendDigests,
 }
 
 /// Options of `starling admin seed`; the defaults build the benchmark's full network.

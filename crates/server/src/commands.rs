@@ -6,6 +6,7 @@ use crate::cli::{
     AdminArgs, AdminCommand, Command, ConfigArgs, ServeArgs, TokenCommand, UserCommand,
 };
 use crate::config::{self, ConfigError, Overrides};
+use starling_service::email::DigestOutcome;
 use starling_service::{AccountRecord, ServiceError, Settings, Starling};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -36,6 +37,9 @@ pub enum CommandError {
     /// The server stopped with an I/O error.
     #[error("server failed")]
     Serve(#[source] std::io::Error),
+    /// The e-mail settings cannot be used.
+    #[error(transparent)]
+    Mail(#[from] starling_service::email::MailConfigError),
     /// The account named on the command line does not exist.
     #[error("no user named {0:?}")]
     NoSuchUser(String),
@@ -80,6 +84,9 @@ fn load_settings(args: &ConfigArgs, listen: Option<SocketAddr>) -> Result<Settin
     for var in &loaded.ignored_vars {
         tracing::warn!("ignoring environment variable {var}: no such setting");
     }
+    // Checked here rather than at the first mail, so a typo stops the start with a message
+    // naming the setting instead of filling the logs with failed deliveries.
+    starling_service::email::check_mail_settings(&loaded.settings)?;
     Ok(loaded.settings)
 }
 
@@ -223,7 +230,50 @@ async fn admin_with(
             writeln!(out, "{}", token.access_token)?;
         }
         AdminCommand::Seed(args) => crate::seed::run(app, &args, out).await?,
+        AdminCommand::SendDigests => send_digests(app, out).await?,
     }
+    Ok(())
+}
+
+/// `starling admin send-digests`: one line per account as its digest is dealt with, then
+/// a summary.
+async fn send_digests(app: &Starling, out: &mut impl Write) -> Result<(), CommandError> {
+    let mut written: std::io::Result<()> = Ok(());
+    let mut done = 0_usize;
+    let reports = app
+        .send_digests_now(|r| {
+            done += 1;
+            let what = match &r.outcome {
+                DigestOutcome::Sent => "sent".to_owned(),
+                DigestOutcome::NotSent(why) => format!("not sent: {why}"),
+                DigestOutcome::Failed { cause, retry: true } => {
+                    format!("failed, will be retried: {cause}")
+                }
+                DigestOutcome::Failed {
+                    cause,
+                    retry: false,
+                } => format!("failed: {cause}"),
+            };
+            if written.is_ok() {
+                written = writeln!(out, "[{done}] {} (id {}): {what}", r.username, r.account_id);
+            }
+        })
+        .await?;
+    written?;
+    let sent = reports
+        .iter()
+        .filter(|r| r.outcome == DigestOutcome::Sent)
+        .count();
+    let failed = reports
+        .iter()
+        .filter(|r| matches!(r.outcome, DigestOutcome::Failed { .. }))
+        .count();
+    writeln!(
+        out,
+        "{} digests: {sent} sent, {failed} failed, {} with nothing to send",
+        reports.len(),
+        reports.len() - sent - failed
+    )?;
     Ok(())
 }
 

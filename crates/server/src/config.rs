@@ -183,6 +183,8 @@ fn render_default(key: &str, value: &Value) -> String {
             "base_url" => "http://<listen>".to_owned(),
             "database_url" => "sqlite://<data_dir>/starling.db".to_owned(),
             "push_contact" => "<base_url> if https, else mailto:postmaster@<host>".to_owned(),
+            "smtp_url" => "(unset: e-mail notifications off)".to_owned(),
+            "mail_from" => "<network_name>, notifications@<host>".to_owned(),
             _ => "(unset)".to_owned(),
         },
         Value::Char(_, c) => c.to_string(),

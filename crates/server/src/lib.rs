@@ -48,8 +48,8 @@ pub async fn run(
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .service(service);
-    // Background work (the fan-out and push workers) stops with the server, after the
-    // last request.
+    // Background work (the fan-out, push and mail workers) stops with the server, after
+    // the last request.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut stop_rx = stop_rx.clone();
@@ -66,7 +66,16 @@ pub async fn run(
     // up fan-out, and neither ever holds up a request.
     let push_worker = tokio::spawn({
         let app = app.clone();
+        let stopped = stopped.clone();
         async move { app.run_push_worker(stopped()).await }
+    });
+    // E-mail goes out from a third worker, only when an SMTP server is configured: a slow
+    // SMTP server holds up neither pushes nor requests.
+    let mail_worker = app.email_enabled().then(|| {
+        tokio::spawn({
+            let app = app.clone();
+            async move { app.run_mail_worker(stopped()).await }
+        })
     });
     // Streaming connections never end by themselves: close them when shutdown begins,
     // or the graceful shutdown would wait for them forever.
@@ -86,6 +95,11 @@ pub async fn run(
     }
     if let Err(e) = push_worker.await {
         tracing::error!(error = %e, "the push worker failed");
+    }
+    if let Some(mail_worker) = mail_worker
+        && let Err(e) = mail_worker.await
+    {
+        tracing::error!(error = %e, "the mail worker failed");
     }
     app.close().await;
     result

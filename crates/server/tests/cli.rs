@@ -61,6 +61,8 @@ fn help_documents_commands_and_options() {
         "Examples:",
         "STARLING_MAX_POST_CHARS",
         "allowed_email_domains",
+        "STARLING_SMTP_URL",
+        "mail_from",
     ] {
         assert!(help.contains(word), "{word} missing from\n{help}");
     }
@@ -80,6 +82,43 @@ fn help_documents_commands_and_options() {
     ] {
         assert!(help.contains(word), "{word} missing from\n{help}");
     }
+}
+
+#[test]
+fn send_digests_needs_a_usable_smtp_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+
+    let out = run(&["admin", "send-digests"], data);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("set smtp_url"), "{}", stderr(&out));
+
+    // A bad URL is refused up front, naming the setting but not the password.
+    let out = starling()
+        .args(["admin", "send-digests", "--data-dir"])
+        .arg(data)
+        .env("STARLING_SMTP_URL", "http://mail:hunter2@mail.example")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("invalid smtp_url") && !err.contains("hunter2"),
+        "{err}"
+    );
+
+    // Nobody opted in: nothing to send, and nothing is connected to.
+    let out = starling()
+        .args(["admin", "send-digests", "--data-dir"])
+        .arg(data)
+        .env("STARLING_SMTP_URL", "smtp://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "0 digests: 0 sent, 0 failed, 0 with nothing to send\n"
+    );
 }
 
 #[test]

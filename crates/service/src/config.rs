@@ -58,6 +58,26 @@ pub struct Settings {
     pub push_retry_max_ms: u64,
     /// Attempts after which a push is given up.
     pub push_max_attempts: u32,
+    /// SMTP server for e-mail notifications; unset (the default) turns e-mail off: nothing
+    /// is queued and no mail worker runs. `smtp://HOST:PORT` (plain; add `?tls=required`
+    /// for STARTTLS, `?tls=opportunistic` to use it when offered), `smtps://HOST:PORT`
+    /// (TLS from the start); credentials as `smtp://USER:PASSWORD@HOST` (percent-encoded).
+    /// Certificates are checked against the bundled Mozilla roots.
+    pub smtp_url: Option<String>,
+    /// Sender of e-mail notifications: `name@example.com` or `Name <name@example.com>`.
+    /// Unset: the network's name with `notifications@<host of base_url>` (`localhost`
+    /// when that host is an IP address).
+    pub mail_from: Option<String>,
+    /// Milliseconds between looks at the e-mail queue when nothing wakes the worker
+    /// (mail queued on another node, retries coming due).
+    pub mail_poll_interval_ms: u64,
+    /// Delay before retrying an e-mail the SMTP server refused for now (4xx, network
+    /// error), in milliseconds; it doubles with each attempt.
+    pub mail_retry_base_ms: u64,
+    /// Longest delay between two attempts of an e-mail, in milliseconds.
+    pub mail_retry_max_ms: u64,
+    /// Attempts after which an e-mail is given up.
+    pub mail_max_attempts: u32,
 }
 
 impl Default for Settings {
@@ -83,6 +103,12 @@ impl Default for Settings {
             push_retry_base_ms: 30_000,
             push_retry_max_ms: 3_600_000,
             push_max_attempts: 8,
+            smtp_url: None,
+            mail_from: None,
+            mail_poll_interval_ms: 1000,
+            mail_retry_base_ms: 60_000,
+            mail_retry_max_ms: 3_600_000,
+            mail_max_attempts: 8,
         }
     }
 }
@@ -141,6 +167,27 @@ impl Settings {
             .and_then(|u| u.host_str().map(str::to_owned))
             .unwrap_or_else(|| "localhost".to_owned());
         format!("mailto:postmaster@{host}")
+    }
+
+    /// Whether e-mail notifications are on (an SMTP server is configured).
+    pub fn email_enabled(&self) -> bool {
+        self.smtp_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+    }
+
+    /// The SMTP URL with any password replaced by `***`, fit for logs.
+    pub fn redacted_smtp_url(&self) -> Option<String> {
+        let raw = self.smtp_url.as_deref()?;
+        Some(match url::Url::parse(raw) {
+            Ok(mut parsed) if parsed.password().is_some() => {
+                // Only fails for URLs that cannot have a password, which this one has.
+                let _ = parsed.set_password(Some("***"));
+                parsed.to_string()
+            }
+            Ok(parsed) => parsed.to_string(),
+            Err(_) => "(not a URL)".to_owned(),
+        })
     }
 
     /// The avatar shown for every account (Starling has no uploaded avatars yet).

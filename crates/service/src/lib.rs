@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod conversations;
+pub mod email;
 pub mod error;
 mod fan_out;
 pub mod groups;
@@ -58,6 +59,10 @@ struct Inner {
     push_wake: tokio::sync::Notify,
     /// The server's VAPID key pair, which signs Web Push requests.
     vapid: push::VapidKey,
+    /// Sends e-mail notifications; `None` when no SMTP server is configured.
+    mailer: Option<email::Mailer>,
+    /// Wakes the mail worker when notifications (and so perhaps e-mails) were stored.
+    mail_wake: tokio::sync::Notify,
 }
 
 impl Starling {
@@ -68,10 +73,14 @@ impl Starling {
     }
 
     /// Builds the application around an open database, loading the server's keys from it
-    /// (and making them on the first start).
+    /// (and making them on the first start). Notifications queue e-mails only when an
+    /// SMTP server is configured.
     pub async fn with_db(settings: Settings, db: Db) -> Result<Self> {
         let hub = realtime::Hub::new(settings.streaming_buffer);
         let vapid = push::load_vapid_key(&db).await?;
+        let mailer = email::Mailer::from_settings(&settings)
+            .map_err(|e| ServiceError::Internal(Box::new(e)))?;
+        let db = db.with_email_jobs(mailer.is_some());
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -85,6 +94,8 @@ impl Starling {
                 hub,
                 push_wake: tokio::sync::Notify::new(),
                 vapid,
+                mailer,
+                mail_wake: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -114,6 +125,14 @@ impl Starling {
 
     pub(crate) fn push_wake(&self) -> &tokio::sync::Notify {
         &self.inner.push_wake
+    }
+
+    pub(crate) fn mailer(&self) -> Option<&email::Mailer> {
+        self.inner.mailer.as_ref()
+    }
+
+    pub(crate) fn mail_wake(&self) -> &tokio::sync::Notify {
+        &self.inner.mail_wake
     }
 
     pub(crate) fn vapid(&self) -> &push::VapidKey {

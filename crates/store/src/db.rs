@@ -29,6 +29,8 @@ pub struct Db {
     /// SQLite only: the connections the hot reads use (see [`crate::reads`]).
     sqlite_readers: Option<Arc<SqliteReaders>>,
     backend: Backend,
+    /// Whether notifications queue e-mails (SMTP is configured; see [`Db::with_email_jobs`]).
+    pub(crate) email_jobs: bool,
 }
 
 /// How often the background task checkpoints the SQLite write-ahead log.
@@ -57,6 +59,7 @@ impl Db {
                 reader: pool,
                 sqlite_readers: None,
                 backend: Backend::Postgres,
+                email_jobs: false,
             }
         };
         MIGRATOR.run(&db.writer).await?;
@@ -133,6 +136,7 @@ impl Db {
             reader,
             sqlite_readers: Some(Arc::new(SqliteReaders::new(path, readers as usize))),
             backend: Backend::Sqlite,
+            email_jobs: false,
         })
     }
 
@@ -143,6 +147,13 @@ impl Db {
         F: FnOnce(&mut dyn ReadConn) -> Result<T> + Send + 'static,
     {
         crate::reads::run(self.sqlite_readers.as_ref(), &self.reader, f).await
+    }
+
+    /// This database with e-mail jobs queued (`true`) or not with every notification.
+    /// Off by default: without SMTP nobody would send them, and the queue would only grow.
+    pub fn with_email_jobs(mut self, on: bool) -> Self {
+        self.email_jobs = on;
+        self
     }
 
     /// The engine in use.

@@ -62,7 +62,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
             if let Some(n) = notification {
-                insert_notifications(&mut tx, &[n]).await?;
+                insert_notifications(&mut tx, &[n], self.email_jobs).await?;
             }
         }
         tx.commit().await?;

@@ -8,6 +8,7 @@
 mod accounts;
 pub mod conversations;
 mod db;
+pub mod email;
 mod error;
 pub mod facts;
 pub mod groups;

@@ -13,7 +13,7 @@ impl Db {
     /// Stores notifications outside any other change (e.g. a follow notification).
     pub async fn create_notifications(&self, notes: &[NewNotification]) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        insert_notifications(&mut tx, notes).await?;
+        insert_notifications(&mut tx, notes, self.email_jobs).await?;
         tx.commit().await?;
         Ok(())
     }

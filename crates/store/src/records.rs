@@ -10,7 +10,7 @@ pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, di
     deactivated_at, created_at, followers_count, following_count, statuses_count, last_status_at";
 
 /// An account as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountRecord {
     pub id: i64,
     pub username: String,
@@ -158,7 +158,7 @@ pub(crate) const STATUS_COLUMNS: &str = "s.id, s.account_id, s.text, s.content, 
     s.created_at, s.edited_at, s.replies_count, s.reblogs_count, s.favourites_count, s.group_id";
 
 /// A post (or a reblog wrapper) as stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StatusRecord {
     pub id: i64,
     pub account_id: i64,

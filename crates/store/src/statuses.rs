@@ -11,11 +11,12 @@ const MAX_ANCESTORS: usize = 256;
 /// Most replies returned for one thread.
 const MAX_DESCENDANTS: i64 = 4096;
 
-/// Stores notifications and queues their Web Push deliveries (part of the caller's
-/// transaction).
+/// Stores notifications and queues their Web Push deliveries and, when `email` is on
+/// (SMTP is configured), their e-mails (part of the caller's transaction).
 pub(crate) async fn insert_notifications(
     conn: &mut AnyConnection,
     notes: &[NewNotification],
+    email: bool,
 ) -> Result<()> {
     for n in notes {
         sqlx::query(
@@ -32,8 +33,13 @@ pub(crate) async fn insert_notifications(
         .execute(&mut *conn)
         .await?;
     }
-    // Pushes are queued with the notifications they carry, in the same transaction.
-    crate::push::queue_push_jobs(conn, notes).await
+    // Pushes and e-mails are queued with the notifications they carry, in the same
+    // transaction.
+    crate::push::queue_push_jobs(conn, notes).await?;
+    if email {
+        crate::email::queue_email_jobs(conn, notes).await?;
+    }
+    Ok(())
 }
 
 pub(crate) fn rows_to_statuses(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StatusRecord>> {
@@ -192,7 +198,7 @@ impl Db {
         if s.fan_out_to_followers {
             queue_fan_out(&mut tx, s.id, s.account_id, false).await?;
         }
-        insert_notifications(&mut tx, &s.notifications).await?;
+        insert_notifications(&mut tx, &s.notifications, self.email_jobs).await?;
         if let Some(update) = &s.conversation {
             crate::conversations::record_message(&mut tx, s.id, s.account_id, update).await?;
         }
@@ -291,7 +297,7 @@ impl Db {
             queue_fan_out(&mut tx, wrapper.id, wrapper.account_id, true).await?;
         }
         if let Some(n) = notification {
-            insert_notifications(&mut tx, &[n]).await?;
+            insert_notifications(&mut tx, &[n], self.email_jobs).await?;
         }
         tx.commit().await?;
         self.status(wrapper.id).await

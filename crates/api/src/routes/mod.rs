@@ -3,6 +3,7 @@
 mod accounts;
 mod apps;
 mod conversations;
+mod email;
 mod groups;
 mod instance;
 mod lists;
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<Starling> {
         .merge(accounts::routes())
         .merge(apps::routes())
         .merge(conversations::routes())
+        .merge(email::routes())
         .merge(groups::routes())
         .merge(instance::routes())
         .merge(lists::routes())

@@ -327,8 +327,9 @@ fn internal(e: impl std::error::Error + Send + Sync + 'static) -> crate::Service
 
 /// The wait before attempt `attempts + 1`: `base` doubled for each attempt made after the
 /// first, at most `max`, at least what the push service asked for (within `max`), plus up
-/// to a tenth at random so that pushes failing together do not retry together.
-fn retry_delay(
+/// to a tenth at random so that pushes failing together do not retry together. (The mail
+/// worker backs off the same way.)
+pub(crate) fn retry_delay(
     attempts: i64,
     base: Duration,
     max: Duration,

@@ -14,6 +14,7 @@ mod delivery;
 
 pub use crypto::PushCryptoError;
 pub(crate) use crypto::VapidKey;
+pub(crate) use delivery::retry_delay;
 pub use starling_store::push::PushSubscriptionRecord;
 
 use crate::auth::Principal;

@@ -228,11 +228,12 @@ impl Starling {
         self.hub().publish(event);
     }
 
-    /// Publishes notifications just stored, and wakes the push worker: their pushes, if
-    /// any, were queued with them.
+    /// Publishes notifications just stored, and wakes the push and mail workers: their
+    /// pushes and e-mails, if any, were queued with them.
     pub(crate) fn publish_notifications(&self, notes: &[(i64, i64)]) {
         if !notes.is_empty() {
             self.push_wake().notify_one();
+            self.mail_wake().notify_one();
         }
         for (id, account_id) in notes {
             self.publish(Event::Notification {
