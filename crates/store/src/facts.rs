@@ -240,27 +240,43 @@ pub(crate) fn post_facts(
     )?;
     let group_ids = sorted_unique(all.iter().filter_map(|s| s.group_id).collect());
     let groups = groups(c, &group_ids)?;
-    let (group_roles, relations, marks) = match viewer {
-        Some(v) => {
-            let others: Vec<i64> = sorted_unique(authors.into_iter().filter(|a| *a != v).collect());
-            (
-                group_roles(c, v, &group_ids)?,
-                relations(c, v, &others)?,
-                marks(c, v, &ids)?,
-            )
-        }
-        None => Default::default(),
-    };
-    Ok(PageFacts {
+    let mut facts = PageFacts {
         originals,
         mentions,
         tags,
         accounts,
         groups,
-        group_roles,
-        relations,
-        marks,
-    })
+        ..PageFacts::default()
+    };
+    if let Some(v) = viewer {
+        facts.add_viewer_part(c, v, posts)?;
+    }
+    Ok(facts)
+}
+
+impl PageFacts {
+    /// Reads the viewer's part (group roles, relations, marks) into facts read without
+    /// a viewer, for `posts` (the ones these facts were read for).
+    pub(crate) fn add_viewer_part(
+        &mut self,
+        c: &mut dyn ReadConn,
+        viewer: i64,
+        posts: &[StatusRecord],
+    ) -> Result<()> {
+        let all: Vec<&StatusRecord> = posts.iter().chain(&self.originals).collect();
+        let ids = sorted_unique(all.iter().map(|s| s.id).collect());
+        let group_ids = sorted_unique(all.iter().filter_map(|s| s.group_id).collect());
+        let others = sorted_unique(
+            all.iter()
+                .map(|s| s.account_id)
+                .filter(|a| *a != viewer)
+                .collect(),
+        );
+        self.group_roles = group_roles(c, viewer, &group_ids)?;
+        self.relations = relations(c, viewer, &others)?;
+        self.marks = marks(c, viewer, &ids)?;
+        Ok(())
+    }
 }
 
 impl Db {

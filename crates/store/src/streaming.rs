@@ -81,27 +81,38 @@ impl Db {
         Ok(row.is_some())
     }
 
-    /// A post as one subscriber may receive it, in one read: the post (`None` once
-    /// deleted), the facts about it for `viewer`, and, with `with_context`, the viewer's
-    /// home context. Streaming asks this once per event and subscriber, so one hand-off
-    /// instead of three matters (see `crate::reads`).
-    pub async fn post_for_viewer(
-        &self,
-        viewer: i64,
-        id: i64,
-        with_context: bool,
-    ) -> Result<Option<(StatusRecord, PageFacts, Option<HomeContext>)>> {
+    /// A post and the facts about it that are the same for every viewer (`None` once
+    /// deleted): read once per event by the streaming router, for all its subscribers.
+    pub async fn shared_post(&self, id: i64) -> Result<Option<(StatusRecord, PageFacts)>> {
         self.read(move |c| {
             let Some(status) = crate::facts::statuses(c, &[id])?.into_iter().next() else {
                 return Ok(None);
             };
-            let facts = crate::facts::post_facts(c, Some(viewer), std::slice::from_ref(&status))?;
+            let facts = crate::facts::post_facts(c, None, std::slice::from_ref(&status))?;
+            Ok(Some((status, facts)))
+        })
+        .await
+    }
+
+    /// What one subscriber adds to a [`Db::shared_post`], in one read: the viewer's part
+    /// of the facts (relations, group roles, marks) and, with `with_context`, their home
+    /// context. Streaming asks this once per event and subscriber, so it reads only what
+    /// depends on the viewer.
+    pub async fn viewer_facts(
+        &self,
+        viewer: i64,
+        status: StatusRecord,
+        mut facts: PageFacts,
+        with_context: bool,
+    ) -> Result<(PageFacts, Option<HomeContext>)> {
+        self.read(move |c| {
+            facts.add_viewer_part(c, viewer, std::slice::from_ref(&status))?;
             let context = if with_context {
                 Some(crate::tags::home_context(c, viewer)?)
             } else {
                 None
             };
-            Ok(Some((status, facts, context)))
+            Ok((facts, context))
         })
         .await
     }

@@ -26,6 +26,7 @@
 //! one wake-up per subscription and event, which is microseconds next to that reload.
 
 use serde::{Deserialize, Serialize};
+use starling_store::facts::PageFacts;
 use starling_store::{Db, StatusRecord};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -149,6 +150,19 @@ pub(crate) struct Delivery {
     /// author and the mentioned accounts whose home the post could join. `None` when it
     /// could not be worked out (a database error): every subscription then checks.
     pub(crate) audience: Option<HashSet<i64>>,
+    /// For `update` and `status.update`: the post and its viewer-independent facts, read
+    /// once for every subscription (each then reads only its viewer's part). `None` when
+    /// not read (another event, or the read failed: each subscription then reads it).
+    pub(crate) post: Option<Arc<SharedPost>>,
+}
+
+/// A post as the router read it for all subscriptions.
+#[derive(Debug)]
+pub(crate) enum SharedPost {
+    /// The post, and the facts about it that are the same for every viewer.
+    Found(Box<(StatusRecord, PageFacts)>),
+    /// Deleted before it could be read: its delete event follows.
+    Deleted,
 }
 
 impl Delivery {
@@ -291,8 +305,26 @@ async fn route(
             }
             _ => Some(HashSet::new()),
         };
+        // The shared part of showing a post is done once here, not once per subscriber
+        // (with 1,000 streams open that reload was most of the delivery cost).
+        let post = match &event {
+            Event::Update(post) | Event::StatusUpdate(post) => match db.shared_post(post.id).await
+            {
+                Ok(Some(found)) => Some(Arc::new(SharedPost::Found(Box::new(found)))),
+                Ok(None) => Some(Arc::new(SharedPost::Deleted)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "streaming: reading a post failed; every stream reads it");
+                    None
+                }
+            },
+            _ => None,
+        };
         // An error only means that nobody is subscribed any more.
-        let _ = out.send(Arc::new(Delivery { event, audience }));
+        let _ = out.send(Arc::new(Delivery {
+            event,
+            audience,
+            post,
+        }));
     }
 }
 
@@ -350,6 +382,7 @@ mod tests {
         let known = Delivery {
             event: Event::Update(post(1)),
             audience: Some(HashSet::from([3])),
+            post: None,
         };
         let p = post(1);
         assert!(known.may_reach_home_of(&p, 1), "the author");
@@ -359,6 +392,7 @@ mod tests {
         let unknown = Delivery {
             event: Event::Update(post(1)),
             audience: None,
+            post: None,
         };
         assert!(
             unknown.may_reach_home_of(&p, 4),

@@ -8,7 +8,7 @@
 //! shows what the timeline would not. Deleted posts cannot be reloaded; the rule is then
 //! applied to the snapshot the delete event carries.
 
-use super::hub::{Delivery, Event, PostRef, Registration};
+use super::hub::{Delivery, Event, PostRef, Registration, SharedPost};
 use crate::auth::Principal;
 use crate::conversations::ConversationView;
 use crate::timelines::Timeline;
@@ -360,21 +360,35 @@ impl Subscription {
                 if wanted.is_empty() {
                     return Ok(Vec::new());
                 }
-                // The post, its facts and (for `user`) the home context in one read.
+                // The post and its shared facts as the router read them (or read here if
+                // it could not), then this viewer's part and (for `user`) the home
+                // context in one read.
+                let read_here;
+                let shared = match &delivery.post {
+                    Some(shared) => shared,
+                    None => {
+                        read_here = match self.app.db().shared_post(post.id).await {
+                            Ok(Some(found)) => SharedPost::Found(Box::new(found)),
+                            Ok(None) => SharedPost::Deleted,
+                            Err(e) => return Err(Stop::Failed(e.into())),
+                        };
+                        &read_here
+                    }
+                };
+                let SharedPost::Found(found) = shared else {
+                    // Deleted meanwhile: its delete event follows.
+                    return Ok(Vec::new());
+                };
+                let (status, shared_facts) = &**found;
                 let with_context = wanted.iter().any(|w| matches!(w, StreamSpec::User));
-                let (status, facts, context) = match self
+                let (facts, context) = self
                     .app
                     .db()
-                    .post_for_viewer(me, post.id, with_context)
+                    .viewer_facts(me, status.clone(), shared_facts.clone(), with_context)
                     .await
-                {
-                    Ok(Some(found)) => found,
-                    // Deleted meanwhile: its delete event follows.
-                    Ok(None) => return Ok(Vec::new()),
-                    Err(e) => return Err(Stop::Failed(e.into())),
-                };
-                let batch = Batch::new(Some(&self.me), std::slice::from_ref(&status), facts);
-                let Some(view) = views_of(&batch, std::slice::from_ref(&status), |_, _| true)
+                    .map_err(|e| Stop::Failed(e.into()))?;
+                let batch = Batch::new(Some(&self.me), std::slice::from_ref(status), facts);
+                let Some(view) = views_of(&batch, std::slice::from_ref(status), |_, _| true)
                     .into_iter()
                     .next()
                 else {
@@ -383,7 +397,7 @@ impl Subscription {
                 let mut out = Vec::new();
                 let mut home = context;
                 for spec in wanted {
-                    if self.shows(&spec, &batch, &status, &mut home).await? {
+                    if self.shows(&spec, &batch, status, &mut home).await? {
                         let event = match delivery.event {
                             Event::Update(_) => StreamEvent::Update(Box::new(view.clone())),
                             _ => StreamEvent::StatusUpdate(Box::new(view.clone())),
