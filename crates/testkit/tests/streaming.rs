@@ -640,6 +640,37 @@ async fn public_and_hashtag_streams_show_public_originals_only() {
 }
 
 #[tokio::test]
+async fn remote_and_media_public_streams_open_but_match_nothing_yet() {
+    // As the REST timeline's `remote` and `only_media`: Starling has no remote posts and
+    // no media, so these streams are accepted (clients ask for them) and stay quiet.
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let mut socket = ws(&app, &ben, "?stream=public:remote").await;
+    for stream in ["public:media", "public:local:media", "public"] {
+        send_ws(&mut socket, json!({"type": "subscribe", "stream": stream})).await;
+    }
+    let first = say(&app, &ana, "first").await;
+    let second = say(&app, &ana, "second").await;
+    for expected in [first, second] {
+        let frame = next_ws(&mut socket).await;
+        assert_eq!(
+            frame.stream,
+            ["public"],
+            "only the plain public stream speaks"
+        );
+        assert_eq!(frame.id(), expected);
+    }
+    for path in [
+        "/api/v1/streaming/public/remote",
+        "/api/v1/streaming/public?only_media=true",
+        "/api/v1/streaming/public/local?only_media=1",
+    ] {
+        sse(&app, &ben, path).await;
+    }
+}
+
+#[tokio::test]
 async fn a_mention_produces_a_notification() {
     let app = spawn_app().await;
     let ana = app.sign_up("ana").await;
@@ -1013,7 +1044,13 @@ async fn a_lagging_subscriber_is_dropped_without_holding_up_anyone() {
     // A subscriber that never reads, through the service API.
     let principal = app.app.authenticate(&ben).await.unwrap();
     let mut slow = app.app.subscribe(&principal).await.unwrap();
-    slow.add(StreamSpec::Public { local: false }).await.unwrap();
+    slow.add(StreamSpec::Public {
+        local: false,
+        remote: false,
+        only_media: false,
+    })
+    .await
+    .unwrap();
     let mut fast = ws(&app, &ben, "?stream=public").await;
 
     for i in 0..10 {

@@ -10,7 +10,7 @@
 
 use crate::entities::{Conversation, Notification, Status};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{Auth, Params, bearer_token, flex_id};
+use crate::extract::{Auth, Params, bearer_token, flex_bool, flex_id};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
@@ -47,10 +47,23 @@ struct StreamParams {
     list: Option<i64>,
     #[serde(default, deserialize_with = "flex_id")]
     group: Option<i64>,
+    /// SSE's way of asking for a `public…:media` stream.
+    #[serde(default, deserialize_with = "flex_bool")]
+    only_media: Option<bool>,
 }
 
 impl StreamParams {
     fn spec(&self, name: &str) -> Result<StreamSpec, ServiceError> {
+        let media;
+        let name = if self.only_media == Some(true)
+            && name.starts_with("public")
+            && !name.ends_with(":media")
+        {
+            media = format!("{name}:media");
+            media.as_str()
+        } else {
+            name
+        };
         StreamSpec::parse(name, self.tag.as_deref(), self.list, self.group)
     }
 }
@@ -300,7 +313,11 @@ mod tests {
     #[test]
     fn delete_frames_carry_the_bare_id_as_a_string() {
         let m = StreamMessage {
-            stream: StreamSpec::Public { local: true },
+            stream: StreamSpec::Public {
+                local: true,
+                remote: false,
+                only_media: false,
+            },
             event: StreamEvent::Delete(123),
         };
         let frame: serde_json::Value =

@@ -308,15 +308,16 @@ async fn route(
         // The shared part of showing a post is done once here, not once per subscriber
         // (with 1,000 streams open that reload was most of the delivery cost).
         let post = match &event {
-            Event::Update(post) | Event::StatusUpdate(post) => match db.shared_post(post.id).await
-            {
-                Ok(Some(found)) => Some(Arc::new(SharedPost::Found(Box::new(found)))),
-                Ok(None) => Some(Arc::new(SharedPost::Deleted)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "streaming: reading a post failed; every stream reads it");
-                    None
+            Event::Update(post) | Event::StatusUpdate(post) => {
+                match db.shared_post(post.id).await {
+                    Ok(Some(found)) => Some(Arc::new(SharedPost::Found(Box::new(found)))),
+                    Ok(None) => Some(Arc::new(SharedPost::Deleted)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "streaming: reading a post failed; every stream reads it");
+                        None
+                    }
                 }
-            },
+            }
             _ => None,
         };
         // An error only means that nobody is subscribed any more.

@@ -39,10 +39,16 @@ pub enum StreamSpec {
     /// `user:notification`: notifications only.
     UserNotification,
     /// `public` (`local`: `public:local`, the same on a network without federation):
-    /// public posts, reblogs left out.
+    /// public posts, reblogs left out. The `public:remote` and `:media` variants are
+    /// accepted as clients name them and, as the REST timeline's `remote` and
+    /// `only_media`, match nothing while Starling has no remote posts and no media.
     Public {
         /// Whether `:local` was asked for.
         local: bool,
+        /// Whether `:remote` was asked for (posts from other servers).
+        remote: bool,
+        /// Whether `:media` was asked for (posts with media attachments).
+        only_media: bool,
     },
     /// `hashtag` / `hashtag:local`: public posts with a hashtag.
     Hashtag {
@@ -78,8 +84,16 @@ impl StreamSpec {
         Ok(match name {
             "user" => Self::User,
             "user:notification" => Self::UserNotification,
-            "public" => Self::Public { local: false },
-            "public:local" => Self::Public { local: true },
+            "public"
+            | "public:local"
+            | "public:remote"
+            | "public:media"
+            | "public:local:media"
+            | "public:remote:media" => Self::Public {
+                local: name.contains(":local"),
+                remote: name.contains(":remote"),
+                only_media: name.ends_with(":media"),
+            },
             "hashtag" => Self::Hashtag {
                 tag: hashtag()?,
                 local: false,
@@ -98,7 +112,8 @@ impl StreamSpec {
             other => {
                 return Err(ServiceError::BadRequest(format!(
                     "Unknown stream type {other:?}: use user, user:notification, public, \
-                     public:local, hashtag, hashtag:local, list, direct or group"
+                     public:local, public:remote (each with :media), hashtag, hashtag:local, \
+                     list, direct or group"
                 )));
             }
         })
@@ -110,8 +125,22 @@ impl StreamSpec {
         match self {
             Self::User => vec!["user".into()],
             Self::UserNotification => vec!["user:notification".into()],
-            Self::Public { local: false } => vec!["public".into()],
-            Self::Public { local: true } => vec!["public:local".into()],
+            Self::Public {
+                local,
+                remote,
+                only_media,
+            } => {
+                let mut name = "public".to_owned();
+                if *local {
+                    name.push_str(":local");
+                } else if *remote {
+                    name.push_str(":remote");
+                }
+                if *only_media {
+                    name.push_str(":media");
+                }
+                vec![name]
+            }
             Self::Hashtag { tag, local: false } => vec!["hashtag".into(), tag.clone()],
             Self::Hashtag { tag, local: true } => vec!["hashtag:local".into(), tag.clone()],
             Self::List(id) => vec!["list".into(), id.to_string()],
@@ -539,7 +568,10 @@ impl Subscription {
                         && post.visibility != Visibility::Direct.as_str()
                         && delivery.may_reach_home_of(post, me)
                 }
-                StreamSpec::Public { .. } => public && post.reblog_of_id.is_none(),
+                // Every post is local and none has media yet (see `StreamSpec::Public`).
+                StreamSpec::Public {
+                    remote, only_media, ..
+                } => public && post.reblog_of_id.is_none() && !remote && !only_media,
                 StreamSpec::Hashtag { tag, .. } => public && post.tags.contains(tag),
                 StreamSpec::Group(g) => post.group_id == Some(*g),
                 StreamSpec::UserNotification | StreamSpec::Direct => false,
@@ -627,6 +659,10 @@ mod tests {
             ("user:notification", None, None, None),
             ("public", None, None, None),
             ("public:local", None, None, None),
+            ("public:remote", None, None, None),
+            ("public:media", None, None, None),
+            ("public:local:media", None, None, None),
+            ("public:remote:media", None, None, None),
             ("hashtag", Some("rust"), None, None),
             ("hashtag:local", Some("rust"), None, None),
             ("list", None, Some(12), None),
