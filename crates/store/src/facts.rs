@@ -12,7 +12,7 @@ use crate::reads::ReadConn;
 use crate::records::{ACCOUNT_COLUMNS, AccountRecord, STATUS_COLUMNS, StatusRecord};
 use crate::social::ViewerRelations;
 use crate::{Db, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Everything [`Db::post_facts`] reads.
 #[derive(Debug, Clone, Default)]
@@ -127,28 +127,51 @@ pub(crate) fn group_roles(
     account: i64,
     group_ids: &[i64],
 ) -> Result<Vec<(i64, String)>> {
-    if group_ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let sql = format!(
-        "SELECT group_id, role FROM group_members WHERE account_id = $1 AND group_id IN ({})",
-        placeholders(2, group_ids.len())
-    );
-    tagged(c, &sql, account, group_ids)
+    Ok(group_roles_of(c, &[account], group_ids)?
+        .remove(&account)
+        .unwrap_or_default())
 }
 
-/// Runs `sql` whose `$1` is `subject` and `$2…` are `ids`, returning `(id, tag)` rows.
-pub(crate) fn tagged(
+/// For each of `viewers`, its `(group, role)` in those of `group_ids` it belongs to.
+pub(crate) fn group_roles_of(
+    c: &mut dyn ReadConn,
+    viewers: &[i64],
+    group_ids: &[i64],
+) -> Result<HashMap<i64, Vec<(i64, String)>>> {
+    let mut out: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
+    if group_ids.is_empty() || viewers.is_empty() {
+        return Ok(out);
+    }
+    let (v, g) = two_lists(viewers.len(), group_ids.len());
+    let sql = format!(
+        "SELECT account_id, group_id, role FROM group_members \
+         WHERE account_id IN ({v}) AND group_id IN ({g})"
+    );
+    for (viewer, group, role) in triples(c, &sql, viewers, group_ids, &[])? {
+        out.entry(viewer).or_default().push((group, role));
+    }
+    Ok(out)
+}
+
+/// Placeholders for two `IN` lists bound one after the other from `$1`.
+pub(crate) fn two_lists(first: usize, second: usize) -> (String, String) {
+    (placeholders(1, first), placeholders(first + 1, second))
+}
+
+/// Runs `sql` bound with `a`, then `b`, then `texts`, returning `(int, int, text)` rows.
+pub(crate) fn triples(
     c: &mut dyn ReadConn,
     sql: &str,
-    subject: i64,
-    ids: &[i64],
-) -> Result<Vec<(i64, String)>> {
-    let mut args = vec![Arg::I(subject)];
-    args.extend(ids_args(ids));
+    a: &[i64],
+    b: &[i64],
+    texts: &[String],
+) -> Result<Vec<(i64, i64, String)>> {
+    let mut args = ids_args(a);
+    args.extend(ids_args(b));
+    args.extend(texts.iter().map(|t| Arg::S(t.clone())));
     c.rows(sql, &args)?
         .iter()
-        .map(|r| Ok((r.int_at(0)?, r.text_at(1)?)))
+        .map(|r| Ok((r.int_at(0)?, r.int_at(1)?, r.text_at(2)?)))
         .collect()
 }
 
@@ -158,19 +181,35 @@ pub(crate) fn relations(
     viewer: i64,
     others: &[i64],
 ) -> Result<ViewerRelations> {
-    let mut rel = ViewerRelations::default();
-    if others.is_empty() {
-        return Ok(rel);
+    Ok(relations_of(c, &[viewer], others)?
+        .remove(&viewer)
+        .unwrap_or_default())
+}
+
+/// For each of `viewers`, its follows, blocks (both ways) and mutes of `others`, in one
+/// query.
+pub(crate) fn relations_of(
+    c: &mut dyn ReadConn,
+    viewers: &[i64],
+    others: &[i64],
+) -> Result<HashMap<i64, ViewerRelations>> {
+    let mut out: HashMap<i64, ViewerRelations> = HashMap::new();
+    if others.is_empty() || viewers.is_empty() {
+        return Ok(out);
     }
-    let list = placeholders(2, others.len());
+    let (v, o) = two_lists(viewers.len(), others.len());
     let sql = format!(
-        "SELECT target_id, CASE WHEN show_reblogs = 1 THEN 'f' ELSE 'n' END FROM follows \
-         WHERE account_id = $1 AND target_id IN ({list}) \
-         UNION ALL SELECT target_id, 'b' FROM blocks WHERE account_id = $1 AND target_id IN ({list}) \
-         UNION ALL SELECT account_id, 'b' FROM blocks WHERE target_id = $1 AND account_id IN ({list}) \
-         UNION ALL SELECT target_id, 'm' FROM mutes WHERE account_id = $1 AND target_id IN ({list})"
+        "SELECT account_id, target_id, CASE WHEN show_reblogs = 1 THEN 'f' ELSE 'n' END \
+         FROM follows WHERE account_id IN ({v}) AND target_id IN ({o}) \
+         UNION ALL SELECT account_id, target_id, 'b' FROM blocks \
+         WHERE account_id IN ({v}) AND target_id IN ({o}) \
+         UNION ALL SELECT target_id, account_id, 'b' FROM blocks \
+         WHERE target_id IN ({v}) AND account_id IN ({o}) \
+         UNION ALL SELECT account_id, target_id, 'm' FROM mutes \
+         WHERE account_id IN ({v}) AND target_id IN ({o})"
     );
-    for (id, kind) in tagged(c, &sql, viewer, others)? {
+    for (viewer, id, kind) in triples(c, &sql, viewers, others, &[])? {
+        let rel = out.entry(viewer).or_default();
         match kind.as_str() {
             "f" => rel.followed.insert(id),
             "n" => {
@@ -181,23 +220,40 @@ pub(crate) fn relations(
             _ => rel.muted.insert(id),
         };
     }
-    Ok(rel)
+    Ok(out)
 }
 
 /// Favourites, reblogs, bookmarks and pins of `viewer` among `ids`, in one query.
 pub(crate) fn marks(c: &mut dyn ReadConn, viewer: i64, ids: &[i64]) -> Result<ViewerMarks> {
-    let mut marks = ViewerMarks::default();
-    if ids.is_empty() {
-        return Ok(marks);
+    Ok(marks_of(c, &[viewer], ids)?
+        .remove(&viewer)
+        .unwrap_or_default())
+}
+
+/// For each of `viewers`, its favourites, reblogs, bookmarks and pins among `ids`, in
+/// one query.
+pub(crate) fn marks_of(
+    c: &mut dyn ReadConn,
+    viewers: &[i64],
+    ids: &[i64],
+) -> Result<HashMap<i64, ViewerMarks>> {
+    let mut out: HashMap<i64, ViewerMarks> = HashMap::new();
+    if ids.is_empty() || viewers.is_empty() {
+        return Ok(out);
     }
-    let list = placeholders(2, ids.len());
+    let (v, i) = two_lists(viewers.len(), ids.len());
     let sql = format!(
-        "SELECT status_id, 'f' FROM favourites WHERE account_id = $1 AND status_id IN ({list}) \
-         UNION ALL SELECT reblog_of_id, 'r' FROM statuses WHERE account_id = $1 AND reblog_of_id IN ({list}) \
-         UNION ALL SELECT status_id, 'b' FROM bookmarks WHERE account_id = $1 AND status_id IN ({list}) \
-         UNION ALL SELECT status_id, 'p' FROM pins WHERE account_id = $1 AND status_id IN ({list})"
+        "SELECT account_id, status_id, 'f' FROM favourites \
+         WHERE account_id IN ({v}) AND status_id IN ({i}) \
+         UNION ALL SELECT account_id, reblog_of_id, 'r' FROM statuses \
+         WHERE account_id IN ({v}) AND reblog_of_id IN ({i}) \
+         UNION ALL SELECT account_id, status_id, 'b' FROM bookmarks \
+         WHERE account_id IN ({v}) AND status_id IN ({i}) \
+         UNION ALL SELECT account_id, status_id, 'p' FROM pins \
+         WHERE account_id IN ({v}) AND status_id IN ({i})"
     );
-    for (id, kind) in tagged(c, &sql, viewer, ids)? {
+    for (viewer, id, kind) in triples(c, &sql, viewers, ids, &[])? {
+        let marks = out.entry(viewer).or_default();
         match kind.as_str() {
             "f" => marks.favourited.insert(id),
             "r" => marks.reblogged.insert(id),
@@ -205,7 +261,7 @@ pub(crate) fn marks(c: &mut dyn ReadConn, viewer: i64, ids: &[i64]) -> Result<Vi
             _ => marks.pinned.insert(id),
         };
     }
-    Ok(marks)
+    Ok(out)
 }
 
 /// Reads every fact about `posts` for `viewer` (see [`PageFacts`]).

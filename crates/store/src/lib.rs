@@ -23,7 +23,7 @@ mod records;
 pub mod seed;
 pub mod social;
 mod statuses;
-mod streaming;
+pub mod streaming;
 pub mod tags;
 pub mod timelines;
 

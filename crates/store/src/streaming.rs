@@ -7,10 +7,36 @@
 
 use crate::db::{Arg, placeholders};
 use crate::facts::PageFacts;
+use crate::interactions::ViewerMarks;
 use crate::records::StatusRecord;
+use crate::social::ViewerRelations;
 use crate::tags::HomeContext;
 use crate::{Db, Result};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+/// What one viewer adds to the shared facts about one post (see [`Db::viewer_parts`]).
+#[derive(Debug, Clone, Default)]
+pub struct ViewerPart {
+    /// The viewer's `(group, role)` in the post's groups.
+    pub group_roles: Vec<(i64, String)>,
+    /// The viewer's follows, blocks and mutes of the post's authors.
+    pub relations: ViewerRelations,
+    /// The viewer's favourites, reblogs, bookmarks and pins of the post.
+    pub marks: ViewerMarks,
+    /// The part of the viewer's home context that decides about this post: the author
+    /// if an exclusive list holds them, and the post's hashtags the viewer follows.
+    pub context: HomeContext,
+}
+
+impl PageFacts {
+    /// These (viewer-independent) facts completed with one viewer's part.
+    pub fn with_viewer_part(mut self, part: &ViewerPart) -> Self {
+        self.group_roles = part.group_roles.clone();
+        self.relations = part.relations.clone();
+        self.marks = part.marks.clone();
+        self
+    }
+}
 
 /// Candidates per query: keeps every `IN (…)` list far below the bind-parameter limits
 /// of both engines, however many accounts are connected.
@@ -90,6 +116,57 @@ impl Db {
             };
             let facts = crate::facts::post_facts(c, None, std::slice::from_ref(&status))?;
             Ok(Some((status, facts)))
+        })
+        .await
+    }
+
+    /// What each of `viewers` adds to a [`Db::shared_post`] (`status` with `facts`), read
+    /// for all of them at once: a few set queries per chunk of viewers instead of a read
+    /// per subscriber. Every viewer asked about gets an entry.
+    pub async fn viewer_parts(
+        &self,
+        status: StatusRecord,
+        facts: PageFacts,
+        viewers: Vec<i64>,
+    ) -> Result<HashMap<i64, ViewerPart>> {
+        self.read(move |c| {
+            let all: Vec<&StatusRecord> =
+                std::iter::once(&status).chain(&facts.originals).collect();
+            let mut ids: Vec<i64> = all.iter().map(|s| s.id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut authors: Vec<i64> = all.iter().map(|s| s.account_id).collect();
+            authors.sort_unstable();
+            authors.dedup();
+            let mut groups: Vec<i64> = all.iter().filter_map(|s| s.group_id).collect();
+            groups.sort_unstable();
+            groups.dedup();
+            let tags: Vec<String> = facts
+                .tags
+                .iter()
+                .filter(|(id, _)| *id == status.id)
+                .map(|(_, t)| t.clone())
+                .collect();
+            let mut parts = HashMap::with_capacity(viewers.len());
+            for chunk in viewers.chunks(CHUNK) {
+                let mut roles = crate::facts::group_roles_of(c, chunk, &groups)?;
+                let mut relations = crate::facts::relations_of(c, chunk, &authors)?;
+                let mut marks = crate::facts::marks_of(c, chunk, &ids)?;
+                let mut contexts =
+                    crate::tags::contexts_for_post(c, chunk, status.account_id, &tags)?;
+                for viewer in chunk {
+                    parts.insert(
+                        *viewer,
+                        ViewerPart {
+                            group_roles: roles.remove(viewer).unwrap_or_default(),
+                            relations: relations.remove(viewer).unwrap_or_default(),
+                            marks: marks.remove(viewer).unwrap_or_default(),
+                            context: contexts.remove(viewer).unwrap_or_default(),
+                        },
+                    );
+                }
+            }
+            Ok(parts)
         })
         .await
     }

@@ -6,7 +6,7 @@ use crate::reads::ReadConn;
 use crate::records::Listed;
 use crate::{Db, Page, Result};
 use sqlx::Row;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// What shapes one reader's home timeline besides the people they follow.
 #[derive(Debug, Clone, Default)]
@@ -115,4 +115,41 @@ pub(crate) fn home_context(c: &mut dyn ReadConn, owner: i64) -> Result<HomeConte
         }
     }
     Ok(context)
+}
+
+/// For each of `viewers`, the part of its home context that decides about one post by
+/// `author` carrying `tags`: whether an exclusive list of theirs holds the author, and
+/// which of the tags they follow. Streaming reads this for all subscribers at once.
+pub(crate) fn contexts_for_post(
+    c: &mut dyn ReadConn,
+    viewers: &[i64],
+    author: i64,
+    tags: &[String],
+) -> Result<HashMap<i64, HomeContext>> {
+    let mut out: HashMap<i64, HomeContext> = HashMap::new();
+    if viewers.is_empty() {
+        return Ok(out);
+    }
+    let (v, a) = crate::facts::two_lists(viewers.len(), 1);
+    let mut sql = format!(
+        "SELECT l.account_id, la.account_id, '' FROM lists l \
+         JOIN list_accounts la ON la.list_id = l.id \
+         WHERE l.account_id IN ({v}) AND l.exclusive = 1 AND la.account_id IN ({a})"
+    );
+    if !tags.is_empty() {
+        let t = crate::db::placeholders(viewers.len() + 2, tags.len());
+        sql.push_str(&format!(
+            " UNION ALL SELECT account_id, 0, tag FROM tag_follows \
+             WHERE account_id IN ({v}) AND tag IN ({t})"
+        ));
+    }
+    for (viewer, hidden, tag) in crate::facts::triples(c, &sql, viewers, &[author], tags)? {
+        let context = out.entry(viewer).or_default();
+        if tag.is_empty() {
+            context.hidden_authors.insert(hidden);
+        } else {
+            context.followed_tags.push(tag);
+        }
+    }
+    Ok(out)
 }

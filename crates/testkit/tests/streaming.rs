@@ -671,6 +671,135 @@ async fn remote_and_media_public_streams_open_but_match_nothing_yet() {
 }
 
 #[tokio::test]
+async fn each_subscriber_gets_the_post_as_its_own_relations_and_marks_say() {
+    // The router reads a post's viewer-dependent facts for all connected followers at
+    // once; each must still get exactly what its own home shows.
+    let app = spawn_app().await;
+    let names = ["ana", "ben", "cat", "dan", "eve", "fay", "gil"];
+    let mut tokens = Vec::new();
+    for name in names {
+        tokens.push(app.sign_up(name).await);
+    }
+    let [ana, ben, cat, dan, eve, fay, gil] = tokens.try_into().unwrap();
+    let mut ids = Vec::new();
+    for t in [&ana, &eve, &fay, &gil] {
+        ids.push(account_id(&app, t).await);
+    }
+    let [ana_id, eve_id, fay_id, gil_id] = ids.try_into().unwrap();
+    for (who, whom) in [
+        (&ben, &ana_id),
+        (&ben, &eve_id),
+        (&ben, &gil_id),
+        (&cat, &ana_id),
+        (&cat, &gil_id),
+        (&dan, &ana_id),
+        (&dan, &eve_id),
+        (&dan, &gil_id),
+    ] {
+        follow(&app, who, whom).await;
+    }
+    // dan does not want fay's reblogs; ben mutes ana; cat reads ana in an exclusive list.
+    let r = app
+        .post_form(
+            &format!("/api/v1/accounts/{fay_id}/follow"),
+            Some(&dan),
+            &[("reblogs", "false")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/accounts/{ana_id}/mute"),
+            Some(&ben),
+            json!({}),
+        )
+        .await,
+        "mute",
+    )
+    .await;
+    let list = expect_json(
+        app.post_json(
+            "/api/v1/lists",
+            Some(&cat),
+            json!({"title": "ana", "exclusive": true}),
+        )
+        .await,
+        "list",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/lists/{list}/accounts"),
+            Some(&cat),
+            json!({"account_ids": [ana_id]}),
+        )
+        .await,
+        "list member",
+    )
+    .await;
+    let earlier = say(&app, &ana, "earlier").await;
+    expect_json(
+        app.post_json(
+            &format!("/api/v1/statuses/{earlier}/favourite"),
+            Some(&dan),
+            json!({}),
+        )
+        .await,
+        "favourite",
+    )
+    .await;
+
+    let mut bens = ws(&app, &ben, "?stream=user").await;
+    let mut cats = ws(&app, &cat, "?stream=user").await;
+    let mut dans = ws(&app, &dan, "?stream=user").await;
+    let new = say(&app, &ana, "new").await;
+    let boost = |t: &str| {
+        let (app, earlier, t) = (&app, earlier.clone(), t.to_owned());
+        async move {
+            expect_json(
+                app.post_json(
+                    &format!("/api/v1/statuses/{earlier}/reblog"),
+                    Some(&t),
+                    json!({}),
+                )
+                .await,
+                "reblog",
+            )
+            .await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let eves = boost(&eve).await;
+    boost(&fay).await;
+    let marker = say(&app, &gil, "marker").await;
+
+    assert_eq!(next_ws(&mut bens).await.id(), marker, "ana is muted");
+    assert_eq!(
+        next_ws(&mut cats).await.id(),
+        marker,
+        "ana is in an exclusive list"
+    );
+    assert_eq!(next_ws(&mut dans).await.id(), new);
+    let reblog = next_ws(&mut dans).await;
+    assert_eq!(reblog.id(), eves);
+    assert_eq!(
+        reblog.payload["reblog"]["favourited"], true,
+        "dan's own mark"
+    );
+    assert_eq!(reblog.payload["favourited"], false);
+    assert_eq!(
+        next_ws(&mut dans).await.id(),
+        marker,
+        "fay's reblog is hidden"
+    );
+}
+
+#[tokio::test]
 async fn a_mention_produces_a_notification() {
     let app = spawn_app().await;
     let ana = app.sign_up("ana").await;

@@ -27,6 +27,7 @@
 
 use serde::{Deserialize, Serialize};
 use starling_store::facts::PageFacts;
+use starling_store::streaming::ViewerPart;
 use starling_store::{Db, StatusRecord};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -159,10 +160,22 @@ pub(crate) struct Delivery {
 /// A post as the router read it for all subscriptions.
 #[derive(Debug)]
 pub(crate) enum SharedPost {
-    /// The post, and the facts about it that are the same for every viewer.
-    Found(Box<(StatusRecord, PageFacts)>),
+    /// The post as read once for everyone.
+    Found(Box<PostForAll>),
     /// Deleted before it could be read: its delete event follows.
     Deleted,
+}
+
+/// A post, the facts about it that are the same for every viewer, and the parts of the
+/// facts that depend on the viewer for the connected accounts in its audience.
+#[derive(Debug)]
+pub(crate) struct PostForAll {
+    /// The post.
+    pub(crate) status: StatusRecord,
+    /// The facts that are the same for every viewer.
+    pub(crate) facts: PageFacts,
+    /// Each audience member's part; a subscriber not in it reads its own.
+    pub(crate) parts: HashMap<i64, ViewerPart>,
 }
 
 impl Delivery {
@@ -309,14 +322,7 @@ async fn route(
         // (with 1,000 streams open that reload was most of the delivery cost).
         let post = match &event {
             Event::Update(post) | Event::StatusUpdate(post) => {
-                match db.shared_post(post.id).await {
-                    Ok(Some(found)) => Some(Arc::new(SharedPost::Found(Box::new(found)))),
-                    Ok(None) => Some(Arc::new(SharedPost::Deleted)),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "streaming: reading a post failed; every stream reads it");
-                        None
-                    }
-                }
+                read_for_all(&db, post, audience.as_ref(), &connected).await
             }
             _ => None,
         };
@@ -327,6 +333,54 @@ async fn route(
             post,
         }));
     }
+}
+
+/// Reads `post` once for all subscriptions, with the viewer-dependent facts of the
+/// connected accounts it may reach (its author, mentioned accounts and `audience`), so
+/// that subscribers need no read of their own. `None` if reading failed: each
+/// subscription then reads for itself.
+async fn read_for_all(
+    db: &Db,
+    post: &PostRef,
+    audience: Option<&HashSet<i64>>,
+    connected: &Connected,
+) -> Option<Arc<SharedPost>> {
+    let failed = |e: starling_store::StoreError| {
+        tracing::warn!(error = %e, "streaming: reading a post failed; every stream reads it");
+    };
+    let (status, facts) = match db.shared_post(post.id).await {
+        Ok(Some(found)) => found,
+        Ok(None) => return Some(Arc::new(SharedPost::Deleted)),
+        Err(e) => {
+            failed(e);
+            return None;
+        }
+    };
+    let viewers: Vec<i64> = {
+        let connected = connected.lock().unwrap_or_else(PoisonError::into_inner);
+        std::iter::once(post.author_id)
+            .chain(post.mentions.iter().copied())
+            .chain(audience.into_iter().flatten().copied())
+            .filter(|a| connected.contains_key(a))
+            .collect::<HashSet<i64>>()
+            .into_iter()
+            .collect()
+    };
+    let parts = match db
+        .viewer_parts(status.clone(), facts.clone(), viewers)
+        .await
+    {
+        Ok(parts) => parts,
+        Err(e) => {
+            failed(e);
+            HashMap::new()
+        }
+    };
+    Some(Arc::new(SharedPost::Found(Box::new(PostForAll {
+        status,
+        facts,
+        parts,
+    }))))
 }
 
 /// The connected accounts whose home `post` could join (see [`Delivery::audience`]).

@@ -8,7 +8,7 @@
 //! shows what the timeline would not. Deleted posts cannot be reloaded; the rule is then
 //! applied to the snapshot the delete event carries.
 
-use super::hub::{Delivery, Event, PostRef, Registration, SharedPost};
+use super::hub::{Delivery, Event, PostForAll, PostRef, Registration, SharedPost};
 use crate::auth::Principal;
 use crate::conversations::ConversationView;
 use crate::timelines::Timeline;
@@ -389,15 +389,19 @@ impl Subscription {
                 if wanted.is_empty() {
                     return Ok(Vec::new());
                 }
-                // The post and its shared facts as the router read them (or read here if
-                // it could not), then this viewer's part and (for `user`) the home
-                // context in one read.
+                // The post and its facts as the router read them for everyone (or read
+                // here if it could not); this viewer's part too when the router read it,
+                // else that part and (for `user`) the home context in one read.
                 let read_here;
                 let shared = match &delivery.post {
                     Some(shared) => shared,
                     None => {
                         read_here = match self.app.db().shared_post(post.id).await {
-                            Ok(Some(found)) => SharedPost::Found(Box::new(found)),
+                            Ok(Some((status, facts))) => SharedPost::Found(Box::new(PostForAll {
+                                status,
+                                facts,
+                                parts: Default::default(),
+                            })),
                             Ok(None) => SharedPost::Deleted,
                             Err(e) => return Err(Stop::Failed(e.into())),
                         };
@@ -408,14 +412,21 @@ impl Subscription {
                     // Deleted meanwhile: its delete event follows.
                     return Ok(Vec::new());
                 };
-                let (status, shared_facts) = &**found;
-                let with_context = wanted.iter().any(|w| matches!(w, StreamSpec::User));
-                let (facts, context) = self
-                    .app
-                    .db()
-                    .viewer_facts(me, status.clone(), shared_facts.clone(), with_context)
-                    .await
-                    .map_err(|e| Stop::Failed(e.into()))?;
+                let status = &found.status;
+                let (facts, context) = match found.parts.get(&me) {
+                    Some(part) => (
+                        found.facts.clone().with_viewer_part(part),
+                        Some(part.context.clone()),
+                    ),
+                    None => {
+                        let with_context = wanted.iter().any(|w| matches!(w, StreamSpec::User));
+                        self.app
+                            .db()
+                            .viewer_facts(me, status.clone(), found.facts.clone(), with_context)
+                            .await
+                            .map_err(|e| Stop::Failed(e.into()))?
+                    }
+                };
                 let batch = Batch::new(Some(&self.me), std::slice::from_ref(status), facts);
                 let Some(view) = views_of(&batch, std::slice::from_ref(status), |_, _| true)
                     .into_iter()
