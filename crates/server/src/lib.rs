@@ -48,8 +48,8 @@ pub async fn run(
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .service(service);
-    // Background work (the fan-out, push and mail workers) stops with the server, after
-    // the last request.
+    // Background work (the fan-out, push, relay and mail workers) stops with the server,
+    // after the last request.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut stop_rx = stop_rx.clone();
