@@ -158,7 +158,23 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
 async fn admin(args: AdminArgs, out: &mut impl Write) -> Result<(), CommandError> {
     let settings = load_settings(&args.config, None)?;
     let app = open(settings).await?;
+    // On PostgreSQL the serving nodes hear what the command publishes (a deactivation
+    // closes the account's streams on every node at once); nothing runs on SQLite.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let relay_sender = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.run_relay_sender(async {
+                let _ = stopped.await;
+            })
+            .await;
+        }
+    });
     let result = admin_with(&app, args.command, out).await;
+    let _ = stop.send(());
+    if let Err(e) = relay_sender.await {
+        tracing::error!(error = %e, "the relay sender failed");
+    }
     app.close().await;
     result
 }

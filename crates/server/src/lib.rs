@@ -48,8 +48,8 @@ pub async fn run(
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .service(service);
-    // Background work (the fan-out, push and mail workers) stops with the server, after
-    // the last request.
+    // Background work (the fan-out, push, relay and mail workers) stops with the server,
+    // after the last request.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = move || {
         let mut stop_rx = stop_rx.clone();
@@ -68,6 +68,14 @@ pub async fn run(
         let app = app.clone();
         let stopped = stopped.clone();
         async move { app.run_push_worker(stopped()).await }
+    });
+    // On PostgreSQL, the events this node publishes go to the other nodes from their own
+    // worker (docs/decisions/0011-node-relay.md); it returns at once on SQLite. Stopped
+    // after the last request, it still sends what the last requests published.
+    let relay_sender = tokio::spawn({
+        let app = app.clone();
+        let stopped = stopped.clone();
+        async move { app.run_relay_sender(stopped()).await }
     });
     // E-mail goes out from a third worker, only when an SMTP server is configured: a slow
     // SMTP server holds up neither pushes nor requests.
@@ -100,6 +108,9 @@ pub async fn run(
         && let Err(e) = mail_worker.await
     {
         tracing::error!(error = %e, "the mail worker failed");
+    }
+    if let Err(e) = relay_sender.await {
+        tracing::error!(error = %e, "the relay sender failed");
     }
     app.close().await;
     result

@@ -55,6 +55,9 @@ struct Inner {
     stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
     /// Carries events to this node's streaming subscriptions.
     hub: realtime::Hub,
+    /// Carries events to and from the other nodes on the same PostgreSQL database;
+    /// `None` on SQLite.
+    relay: Option<realtime::Relay>,
     /// Wakes the push worker when notifications (and so perhaps pushes) were stored.
     push_wake: tokio::sync::Notify,
     /// The server's VAPID key pair, which signs Web Push requests.
@@ -81,6 +84,7 @@ impl Starling {
         let mailer = email::Mailer::from_settings(&settings)
             .map_err(|e| ServiceError::Internal(Box::new(e)))?;
         let db = db.with_email_jobs(mailer.is_some());
+        let relay = realtime::Relay::for_db(&db);
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
@@ -92,6 +96,7 @@ impl Starling {
                 stats: std::sync::Mutex::new(None),
                 fan_out_wake: tokio::sync::Notify::new(),
                 hub,
+                relay,
                 push_wake: tokio::sync::Notify::new(),
                 vapid,
                 mailer,

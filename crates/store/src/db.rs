@@ -31,6 +31,9 @@ pub struct Db {
     backend: Backend,
     /// Whether notifications queue e-mails (SMTP is configured; see [`Db::with_email_jobs`]).
     pub(crate) email_jobs: bool,
+    /// PostgreSQL only: the one connection a node listens for the other nodes' events on
+    /// (see [`crate::relay`]), opened when the relay first listens.
+    pub(crate) listen_pool: Option<sqlx::PgPool>,
 }
 
 /// How often the background task checkpoints the SQLite write-ahead log.
@@ -60,6 +63,7 @@ impl Db {
                 sqlite_readers: None,
                 backend: Backend::Postgres,
                 email_jobs: false,
+                listen_pool: Some(crate::relay::listen_pool(url)?),
             }
         };
         MIGRATOR.run(&db.writer).await?;
@@ -137,6 +141,7 @@ impl Db {
             sqlite_readers: Some(Arc::new(SqliteReaders::new(path, readers as usize))),
             backend: Backend::Sqlite,
             email_jobs: false,
+            listen_pool: None,
         })
     }
 
@@ -165,6 +170,9 @@ impl Db {
     pub async fn close(&self) {
         self.writer.close().await;
         self.reader.close().await;
+        if let Some(pool) = &self.listen_pool {
+            pool.close().await;
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod page;
 pub mod push;
 mod reads;
 mod records;
+pub mod relay;
 pub mod seed;
 pub mod social;
 mod statuses;

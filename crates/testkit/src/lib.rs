@@ -60,6 +60,20 @@ pub async fn spawn_app() -> TestApp {
 /// `|s| s.registrations_open = false`). `listen` is always the bound test address and
 /// `database_url` the fresh database unless `tweak` replaces it.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_on(None, tweak).await
+}
+
+/// Whether the tests run on PostgreSQL (`STARLING_TEST_DATABASE=postgres`), for tests
+/// that only apply there (several nodes on one database).
+pub fn on_postgres() -> bool {
+    matches!(
+        std::env::var("STARLING_TEST_DATABASE").as_deref(),
+        Ok("postgres" | "postgresql")
+    )
+}
+
+/// Starts a server on `database_url`, or on a fresh database when `None`.
+async fn spawn_on(database_url: Option<String>, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("cannot create temp dir: {e}"));
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
@@ -73,7 +87,10 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         listen: addr,
         base_url: Some(base_url.clone()),
         data_dir: data_dir.path().to_owned(),
-        database_url: Some(fresh_database(&data_dir).await),
+        database_url: Some(match database_url {
+            Some(url) => url,
+            None => fresh_database(&data_dir).await,
+        }),
         ..Settings::default()
     };
     tweak(&mut settings);
@@ -150,6 +167,19 @@ async fn fresh_postgres_database() -> String {
 }
 
 impl TestApp {
+    /// Starts another node of this server: a second server, with its own address and data
+    /// folder, on the same database, as when several stateless Starling nodes share one
+    /// PostgreSQL database. Only for PostgreSQL (see [`on_postgres`]): two processes on
+    /// one SQLite file is not a supported set-up.
+    pub async fn spawn_node(&self) -> TestApp {
+        assert!(
+            on_postgres(),
+            "several nodes need PostgreSQL (STARLING_TEST_DATABASE=postgres)"
+        );
+        let url = self.app.settings().database_url();
+        spawn_on(Some(url), |_| {}).await
+    }
+
     /// `base_url` + `path` (a path starting with `/`; a full URL is used as is).
     pub fn url(&self, path: &str) -> String {
         if path.starts_with("http://") || path.starts_with("https://") {

@@ -287,6 +287,11 @@ impl Hub {
         }
     }
 
+    /// The flag [`Hub::close`] sets, for tasks that end with the hub (the relay's listener).
+    pub(crate) fn closing(&self) -> watch::Receiver<bool> {
+        self.closed.subscribe()
+    }
+
     /// Ends every subscription and the router (server shutdown): open streams would
     /// otherwise keep their connections, and the graceful shutdown, waiting forever.
     pub(crate) fn close(&self) {

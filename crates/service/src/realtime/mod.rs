@@ -7,8 +7,10 @@
 //! (WebSocket and Server-Sent Events) only converts and writes them.
 
 mod hub;
+mod relay;
 mod streams;
 
 pub(crate) use hub::Hub;
 pub use hub::{Event, PostRef};
+pub(crate) use relay::Relay;
 pub use streams::{StreamClosed, StreamEvent, StreamMessage, StreamSpec, Subscription};

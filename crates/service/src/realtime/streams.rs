@@ -235,6 +235,7 @@ impl Starling {
             .ok_or_else(|| ServiceError::Unauthorized("Streaming needs a user token".into()))?;
         let hub = self.hub();
         hub.start_router(self.db());
+        self.start_relay().await;
         Ok(Subscription {
             hub: hub.register(me.id),
             app: self.clone(),
@@ -252,8 +253,9 @@ impl Starling {
         self.hub().close();
     }
 
-    /// Tells this node's subscriptions about `event` (never waits).
+    /// Tells this node's subscriptions, and the other nodes', about `event` (never waits).
     pub(crate) fn publish(&self, event: Event) {
+        self.relay_event(&event);
         self.hub().publish(event);
     }
 

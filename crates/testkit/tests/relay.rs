@@ -1,0 +1,536 @@
+//! Live delivery across nodes (docs/decisions/0011-node-relay.md): two Starling servers on
+//! one PostgreSQL database, events stored through node A reaching streams open on node B
+//! — posts, notifications, deletes, ended access — with the same visibility rule, and no
+//! node delivering its own events twice. What must never arrive is checked by a visible
+//! marker being the next event, so no test waits for silence.
+//!
+//! PostgreSQL only (`STARLING_TEST_DATABASE=postgres`): SQLite is one node by nature, so on
+//! SQLite every test here says so and returns.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+use futures_util::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use starling_testkit::{TestApp, expect_json, json_body, on_postgres, spawn_app_with};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long an event may take to cross from one node to the other.
+const WAIT: Duration = Duration::from_secs(3);
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Two nodes on one fresh PostgreSQL database, or `None` (with a note) on SQLite.
+async fn two_nodes() -> Option<(TestApp, TestApp)> {
+    two_nodes_with(|_| {}).await
+}
+
+/// [`two_nodes`], node A with adjusted settings.
+async fn two_nodes_with(
+    tweak: impl FnOnce(&mut starling_service::Settings),
+) -> Option<(TestApp, TestApp)> {
+    if !on_postgres() {
+        eprintln!(
+            "skipped: relaying between nodes only applies to PostgreSQL \
+             (run with STARLING_TEST_DATABASE=postgres); SQLite is always one node"
+        );
+        return None;
+    }
+    let a = spawn_app_with(tweak).await;
+    let b = a.spawn_node().await;
+    Some((a, b))
+}
+
+/// One streamed event: its stream array, name and payload (`delete`: the bare id).
+#[derive(Debug)]
+struct Frame {
+    stream: Vec<String>,
+    event: String,
+    payload: Value,
+}
+
+impl Frame {
+    fn id(&self) -> &str {
+        match self.event.as_str() {
+            "delete" => self.payload.as_str().unwrap(),
+            _ => self.payload["id"].as_str().unwrap(),
+        }
+    }
+}
+
+fn frame(stream: Vec<String>, event: &str, payload: &str) -> Frame {
+    let payload = if event == "delete" {
+        Value::String(payload.to_owned())
+    } else {
+        serde_json::from_str(payload).unwrap_or_else(|e| panic!("{e}: {payload}"))
+    };
+    Frame {
+        stream,
+        event: event.to_owned(),
+        payload,
+    }
+}
+
+/// A WebSocket on `node` with `query` (e.g. `?stream=user`); the subscription is open
+/// (and listening to the other nodes) once the handshake is done.
+async fn ws(node: &TestApp, token: &str, query: &str) -> Ws {
+    let url = format!(
+        "{}/api/v1/streaming{query}",
+        node.base_url.replacen("http://", "ws://", 1)
+    );
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
+        .await
+        .expect("the WebSocket handshake hangs")
+        .unwrap()
+        .0
+}
+
+/// The next event on the socket (pings and pongs skipped); panics on close or timeout.
+async fn next_ws(ws: &mut Ws) -> Frame {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let message = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("no event within the wait")
+            .expect("the socket ended")
+            .expect("the socket failed");
+        match message {
+            Message::Text(text) => {
+                let v: Value = serde_json::from_str(text.as_str()).unwrap();
+                return frame(
+                    serde_json::from_value(v["stream"].clone()).unwrap(),
+                    v["event"].as_str().unwrap(),
+                    v["payload"].as_str().unwrap(),
+                );
+            }
+            Message::Ping(_) | Message::Pong(_) => {}
+            other => panic!("unexpected message {other:?}"),
+        }
+    }
+}
+
+/// Sends a client message, then a ping, and waits for its pong: the message has taken
+/// effect when the pong arrives.
+async fn send_ws(ws: &mut Ws, message: Value) {
+    ws.send(Message::text(message.to_string())).await.unwrap();
+    ws.send(Message::Ping(b"sync".to_vec().into()))
+        .await
+        .unwrap();
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("no pong")
+            .unwrap()
+            .unwrap()
+        {
+            Message::Pong(p) if &p[..] == b"sync" => return,
+            Message::Text(t) => panic!("unexpected reply {t}"),
+            _ => {}
+        }
+    }
+}
+
+/// Waits until the server closes the socket; returns the close code.
+async fn closed(ws: &mut Ws) -> Option<u16> {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("the socket stays open")
+        {
+            None | Some(Err(_)) => return None,
+            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// An SSE response on `path`, and the next event on it.
+struct Sse {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Sse {
+    async fn open(node: &TestApp, token: &str, path: &str) -> Self {
+        let response = node
+            .client
+            .get(node.url(path))
+            .bearer_auth(token)
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event (comments such as heartbeats skipped).
+    async fn next_event(&mut self) -> Frame {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if self.buffer.starts_with(':') {
+                // A comment line (a heartbeat), once it is complete.
+                if let Some(end) = self.buffer.find('\n') {
+                    self.buffer = self.buffer[end + 1..].to_owned();
+                    continue;
+                }
+            } else if let Some(end) = self.buffer.find("\n\n") {
+                let block = self.buffer[..end].to_owned();
+                self.buffer = self.buffer[end + 2..].to_owned();
+                let mut event = None;
+                let mut data = None;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        event = Some(v.to_owned());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data = Some(v.to_owned());
+                    }
+                }
+                if let (Some(event), Some(data)) = (event, data) {
+                    return frame(Vec::new(), &event, &data);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+                .await
+                .expect("nothing on the SSE stream within the wait")
+                .unwrap()
+                .expect("the SSE stream ended");
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+}
+
+async fn account_id(node: &TestApp, token: &str) -> String {
+    json_body(
+        node.get("/api/v1/accounts/verify_credentials", Some(token))
+            .await,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Posts through `node` and returns the new post's id.
+async fn post(node: &TestApp, token: &str, body: Value) -> String {
+    expect_json(
+        node.post_json("/api/v1/statuses", Some(token), body).await,
+        "post",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn say(node: &TestApp, token: &str, text: &str) -> String {
+    post(node, token, json!({"status": text})).await
+}
+
+async fn follow(node: &TestApp, token: &str, id: &str) {
+    expect_json(
+        node.post_json(
+            &format!("/api/v1/accounts/{id}/follow"),
+            Some(token),
+            json!({}),
+        )
+        .await,
+        "follow",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_post_on_one_node_reaches_a_followers_stream_on_another() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let ana = a.sign_up("ana").await;
+    let ben = a.sign_up("ben").await;
+    follow(&b, &ben, &account_id(&a, &ana).await).await;
+    let mut bens = ws(&b, &ben, "?stream=user").await;
+
+    let id = say(&a, &ana, "hello from node A").await;
+    let frame = next_ws(&mut bens).await;
+    assert_eq!((frame.event.as_str(), frame.id()), ("update", id.as_str()));
+    assert_eq!(frame.stream, ["user"]);
+    assert_eq!(frame.payload["account"]["username"], "ana");
+    assert_eq!(frame.payload["content"], "<p>hello from node A</p>");
+}
+
+#[tokio::test]
+async fn a_mention_on_one_node_notifies_on_another() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let ana = a.sign_up("ana").await;
+    let ben = a.sign_up("ben").await;
+    let mut notes = ws(&b, &ben, "?stream=user:notification").await;
+    let mut home = Sse::open(&b, &ben, "/api/v1/streaming/user").await;
+
+    let id = say(&a, &ana, "hi @ben").await;
+    let frame = next_ws(&mut notes).await;
+    assert_eq!(frame.stream, ["user:notification"]);
+    assert_eq!(frame.event, "notification");
+    assert_eq!(frame.payload["type"], "mention");
+    assert_eq!(frame.payload["status"]["id"], id.as_str());
+    let frame = home.next_event().await;
+    assert_eq!(frame.event, "notification");
+    assert_eq!(frame.payload["type"], "mention");
+}
+
+#[tokio::test]
+async fn a_delete_on_one_node_reaches_streams_on_another() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let ana = a.sign_up("ana").await;
+    let ben = a.sign_up("ben").await;
+    follow(&a, &ben, &account_id(&a, &ana).await).await;
+    let mut bens = ws(&b, &ben, "?stream=user").await;
+
+    let id = say(&a, &ana, "soon gone").await;
+    assert_eq!(next_ws(&mut bens).await.id(), id);
+    let r = a
+        .delete(&format!("/api/v1/statuses/{id}"), Some(&ana))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let frame = next_ws(&mut bens).await;
+    assert_eq!((frame.event.as_str(), frame.id()), ("delete", id.as_str()));
+}
+
+#[tokio::test]
+async fn ending_access_on_one_node_closes_streams_on_another() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let (client_id, client_secret) = a.register_app().await;
+    let app_token = a.app_token(&client_id, &client_secret).await;
+    let token = expect_json(
+        a.post_json(
+            "/api/v1/accounts",
+            Some(&app_token),
+            json!({"username": "ana", "email": "ana@example.com",
+                   "password": "password-ana", "agreement": true, "locale": "en"}),
+        )
+        .await,
+        "sign up",
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut socket = ws(&b, &token, "?stream=user").await;
+
+    let r = a
+        .post_form(
+            "/oauth/revoke",
+            None,
+            &[
+                ("client_id", client_id.as_str()),
+                ("client_secret", client_secret.as_str()),
+                ("token", token.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // Far sooner than the once-a-minute token check would.
+    assert_eq!(closed(&mut socket).await, Some(1008));
+
+    // A deactivation through node A's application closes the account's streams on B too.
+    let ben = a.sign_up("ben").await;
+    let mut socket = ws(&b, &ben, "?stream=user").await;
+    a.app.deactivate("ben").await.unwrap();
+    assert_eq!(closed(&mut socket).await, Some(1008));
+}
+
+#[tokio::test]
+async fn private_group_posts_cross_nodes_to_members_only() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let ana = a.sign_up("ana").await;
+    let ben = a.sign_up("ben").await;
+    let cat = a.sign_up("cat").await;
+    let ana_id = account_id(&a, &ana).await;
+    let ben_id = account_id(&a, &ben).await;
+    let group = expect_json(
+        a.post_json(
+            "/api/v1/groups",
+            Some(&ana),
+            json!({"name": "Team", "description": "x", "visibility": "private"}),
+        )
+        .await,
+        "group",
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    expect_json(
+        a.post_json(
+            &format!("/api/v1/groups/{group}/join"),
+            Some(&ben),
+            json!({}),
+        )
+        .await,
+        "join",
+    )
+    .await;
+    expect_json(
+        a.post_json(
+            &format!("/api/v1/groups/{group}/requests/{ben_id}/authorize"),
+            Some(&ana),
+            json!({}),
+        )
+        .await,
+        "authorize",
+    )
+    .await;
+    // cat follows ana and listens on B to everything she may; the mention must not leak
+    // the post either.
+    follow(&a, &cat, &ana_id).await;
+    let mut cats = ws(&b, &cat, "?stream=user").await;
+    send_ws(&mut cats, json!({"type": "subscribe", "stream": "public"})).await;
+    let mut bens = ws(&b, &ben, &format!("?stream=group&group={group}")).await;
+    send_ws(&mut bens, json!({"type": "subscribe", "stream": "user"})).await;
+
+    let secret = post(
+        &a,
+        &ana,
+        json!({"status": "members only, @cat", "group_id": group}),
+    )
+    .await;
+    // The member gets it on B, so the negative below is not vacuous.
+    let mut got = [next_ws(&mut bens).await, next_ws(&mut bens).await];
+    got.sort_by_key(|f| f.stream.clone());
+    assert_eq!(got[0].stream, ["group", group.as_str()]);
+    assert_eq!(got[1].stream, ["user"]);
+    assert!(got.iter().all(|f| f.id() == secret && f.event == "update"));
+
+    let marker = say(&a, &ana, "public marker").await;
+    let seen = [next_ws(&mut cats).await, next_ws(&mut cats).await];
+    assert!(
+        seen.iter().all(|f| f.id() == marker && f.event == "update"),
+        "the group post (or a notification about it) reached a non-member: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_node_delivers_its_own_events_once() {
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let ana = a.sign_up("ana").await;
+    let ben = a.sign_up("ben").await;
+    follow(&a, &ben, &account_id(&a, &ana).await).await;
+    // Both nodes listen to each other: A hears its own notifications echoed.
+    let mut on_a = ws(&a, &ben, "?stream=user").await;
+    let mut on_b = ws(&b, &ben, "?stream=user").await;
+
+    let first = say(&a, &ana, "one").await;
+    let second = say(&a, &ana, "two").await;
+    for socket in [&mut on_a, &mut on_b] {
+        assert_eq!(next_ws(socket).await.id(), first);
+        assert_eq!(next_ws(socket).await.id(), second);
+    }
+    // B has heard both posts, so A's listener has had their echoes before anything B
+    // notifies now (one channel, in commit order): a duplicate would come before this.
+    let marker = say(&b, &ana, "marker from B").await;
+    for socket in [&mut on_a, &mut on_b] {
+        let frame = next_ws(socket).await;
+        assert_eq!(
+            (frame.event.as_str(), frame.id()),
+            ("update", marker.as_str()),
+            "exactly one update per post"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_event_too_large_for_a_notification_still_arrives() {
+    // A post carrying a hundred long hashtags: its reference is well over the 8000 bytes a
+    // notification may carry.
+    let Some((a, b)) = two_nodes_with(|s| s.max_post_chars = 20_000).await else {
+        return;
+    };
+    let ana = a.sign_up("ana").await;
+    let ben = a.sign_up("ben").await;
+    follow(&a, &ben, &account_id(&a, &ana).await).await;
+    let mut bens = ws(&b, &ben, "?stream=user").await;
+
+    let text: Vec<String> = (0..100)
+        .map(|i| format!("#t{i:03}{}", "x".repeat(90)))
+        .collect();
+    let id = say(&a, &ana, &text.join(" ")).await;
+    let frame = next_ws(&mut bens).await;
+    assert_eq!((frame.event.as_str(), frame.id()), ("update", id.as_str()));
+    assert_eq!(frame.payload["tags"].as_array().map(Vec::len), Some(100));
+    // Events after it keep their order.
+    let next = say(&a, &ana, "small again").await;
+    assert_eq!(next_ws(&mut bens).await.id(), next);
+}
+
+#[tokio::test]
+async fn the_relay_listens_again_after_its_connection_is_cut() {
+    use sqlx::{Connection, PgConnection};
+
+    let Some((a, b)) = two_nodes().await else {
+        return;
+    };
+    let ana = a.sign_up("ana").await;
+    let ben = a.sign_up("ben").await;
+    follow(&a, &ben, &account_id(&a, &ana).await).await;
+    let mut bens = ws(&b, &ben, "?stream=user").await;
+    let before = say(&a, &ana, "before the cut").await;
+    assert_eq!(next_ws(&mut bens).await.id(), before);
+
+    // The server ends the listening connection (as a restart or a failover would).
+    let mut admin = PgConnection::connect(&b.app.settings().database_url())
+        .await
+        .unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!cut.is_empty() && cut.iter().all(|c| *c), "{cut:?}");
+    let _ = admin.close().await;
+
+    // What is posted while nobody listens is missed (clients catch up over REST); keep
+    // posting until one arrives, within a deadline.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut posted = Vec::new();
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nothing relayed after the connection was cut"
+        );
+        posted.push(say(&a, &ana, &format!("after the cut {}", posted.len())).await);
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(300), bens.next()).await
+        {
+            let v: Value = serde_json::from_str(text.as_str()).unwrap();
+            let payload: Value = serde_json::from_str(v["payload"].as_str().unwrap()).unwrap();
+            let id = payload["id"].as_str().unwrap();
+            assert!(posted.iter().any(|p| p == id), "{id} is one of {posted:?}");
+            break;
+        }
+    }
+}
