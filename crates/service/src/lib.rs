@@ -23,6 +23,7 @@ mod throttle;
 pub mod timelines;
 pub mod views;
 mod visibility;
+pub mod web_sessions;
 
 pub use config::Settings;
 pub use error::{Result, ServiceError};
