@@ -138,7 +138,7 @@ try {
     await box.fill('@ana It did, instantly!');
     await ben.getByRole('button', { name: 'Reply', exact: true }).click();
     await ben.waitForURL(`${BASE}/@ana/${liveId}`);
-    await ben.locator('.replies article', { hasText: 'It did, instantly!' }).waitFor();
+    await ben.locator('.thread-replies article', { hasText: 'It did, instantly!' }).waitFor();
     await ana.locator('[data-unread-count]').filter({ hasText: /^2$/ }).waitFor({ timeout: 10000 });
   });
 

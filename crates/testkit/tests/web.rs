@@ -4,6 +4,8 @@
 //! A small browser stand-in ([`Browser`]) keeps cookies and reads the forms' CSRF token
 //! out of the HTML, as a browser would send them back.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use starling_testkit::{TestApp, spawn_app};
