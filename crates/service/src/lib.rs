@@ -59,6 +59,8 @@ struct Inner {
     push_wake: tokio::sync::Notify,
     /// The server's VAPID key pair, which signs Web Push requests.
     vapid: push::VapidKey,
+    /// The web UI's application, loaded (or made) once (see `web_sessions`).
+    web_app: tokio::sync::OnceCell<AppRecord>,
 }
 
 impl Starling {
@@ -86,6 +88,7 @@ impl Starling {
                 hub,
                 push_wake: tokio::sync::Notify::new(),
                 vapid,
+                web_app: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -119,6 +122,10 @@ impl Starling {
 
     pub(crate) fn vapid(&self) -> &push::VapidKey {
         &self.inner.vapid
+    }
+
+    pub(crate) fn web_app_cell(&self) -> &tokio::sync::OnceCell<AppRecord> {
+        &self.inner.web_app
     }
 
     pub(crate) fn hub(&self) -> &realtime::Hub {

@@ -24,8 +24,16 @@ const WEB_SCOPES: &str = "read write follow push";
 pub const UNREAD_CAP: usize = 40;
 
 impl Starling {
-    /// The web UI's application, created on first use.
+    /// The web UI's application, created on first use and then kept in memory: every
+    /// page checks its session against it.
     async fn web_app(&self) -> Result<AppRecord> {
+        self.web_app_cell()
+            .get_or_try_init(|| self.load_web_app())
+            .await
+            .cloned()
+    }
+
+    async fn load_web_app(&self) -> Result<AppRecord> {
         match self.db().app_by_client_id(WEB_CLIENT_ID).await {
             Err(StoreError::NotFound) => {}
             other => return Ok(other?),

@@ -527,3 +527,31 @@ async fn read_until_end_of_frame(r: &mut reqwest::Response, mut seen: String) ->
     }
     seen[at..].to_owned()
 }
+
+#[tokio::test]
+async fn live_catches_up_from_the_newest_post_the_page_showed() {
+    let app = spawn_app().await;
+    let mut ana = Browser::new(&app);
+    ana.sign_up("ana").await;
+    ana.post_status("one").await;
+    let html = ana.page("/home").await;
+    let marker = "data-entry-id=\"";
+    let at = html.find(marker).unwrap() + marker.len();
+    let since = html[at..].split('"').next().unwrap().to_owned();
+    // Written after the page was rendered, before its stream opened.
+    ana.post_status("two, written in the gap").await;
+    let mut live = ana.get(&format!("/live?stream=home&since={since}")).await;
+    let seen = read_until(&mut live, "written in the gap").await;
+    assert!(!seen.contains(">one<"), "only posts after `since`: {seen}");
+    // A reconnection's Last-Event-ID takes the place of `since`.
+    let r = app
+        .client
+        .get(app.url("/live?stream=home"))
+        .header(COOKIE, ana.cookie_header())
+        .header("last-event-id", since.as_str())
+        .send()
+        .await
+        .unwrap();
+    let mut r = r;
+    read_until(&mut r, "written in the gap").await;
+}

@@ -332,7 +332,10 @@
         }
       });
     }
-    const source = new EventSource(`/live?stream=${encodeURIComponent(stream)}`);
+    // `since`: the newest post shown, so posts written while the stream opened still come.
+    const newest = showsNewest ? feed?.querySelector('article[data-entry-id]')?.dataset.entryId : null;
+    const since = newest ? `&since=${encodeURIComponent(newest)}` : '';
+    const source = new EventSource(`/live?stream=${encodeURIComponent(stream)}${since}`);
     source.addEventListener('post', (e) => {
       if (!feed || !showsNewest) return;
       const post = JSON.parse(e.data);

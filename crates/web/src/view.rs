@@ -179,8 +179,11 @@ impl Person {
 /// A post ready to print.
 #[derive(Debug, Clone)]
 pub struct PostCard {
-    /// The post's id.
+    /// The post's id (of the reposted post, for a repost).
     pub id: String,
+    /// The timeline entry's id (the repost's own, for a repost): the cursor of live
+    /// catch-up.
+    pub entry_id: String,
     /// The thread page of the post.
     pub url: String,
     /// Its author.
@@ -218,12 +221,14 @@ impl PostCard {
         match &v.reblog {
             Some(original) => Self {
                 reposted_by: Some(Person::of(&v.account)),
+                entry_id: v.status.id.to_string(),
                 ..Self::of(original, now_ms)
             },
             None => {
                 let s = &v.status;
                 Self {
                     id: s.id.to_string(),
+                    entry_id: s.id.to_string(),
                     url: format!("/@{}/{}", v.account.username, s.id),
                     author: Person::of(&v.account),
                     content: s.content.clone(),

@@ -13,27 +13,35 @@
 use askama::Template;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::HeaderName;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderName};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
-use starling_domain::id::now_millis;
-use starling_service::Starling;
+use starling_domain::id::{now_millis, parse_id};
 use starling_service::realtime::{StreamEvent, StreamSpec};
+use starling_service::timelines::Timeline;
+use starling_service::{Page, Starling};
 use std::convert::Infallible;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::error::WebResult;
+use crate::forms::opt_id;
 use crate::session::{Session, SignedIn};
 use crate::view::PostCard;
 
-/// `?stream=`: `home`, `public` or `notifications` (the default).
+/// `?stream=`: `home`, `public` or `notifications` (the default); `since`: the newest
+/// post the page shows, so posts written between the page and the stream are not lost.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct LiveParams {
     stream: Option<String>,
+    #[serde(default, deserialize_with = "opt_id")]
+    since: Option<i64>,
 }
+
+/// Most posts sent to catch up when a stream (re)opens.
+const CATCH_UP: i64 = 40;
 
 /// One post's markup, exactly as a page prints it.
 #[derive(Template)]
@@ -43,21 +51,49 @@ struct PostFragment {
     focal: bool,
 }
 
-/// `GET /live?stream=`.
+/// `GET /live?stream=&since=`. On a reconnection the browser sends `Last-Event-ID`
+/// (the last post it received), which takes the place of `since`.
 pub(crate) async fn live(
     State(app): State<Starling>,
     SignedIn(session): SignedIn,
+    headers: HeaderMap,
     Query(q): Query<LiveParams>,
 ) -> WebResult<Response> {
     let mut sub = app.subscribe(&session.principal).await?;
-    match q.stream.as_deref() {
+    let timeline = match q.stream.as_deref() {
         // `user` carries the home timeline and the notifications together.
-        Some("home") => sub.add(StreamSpec::User).await?,
+        Some("home") => {
+            sub.add(StreamSpec::User).await?;
+            Some(Timeline::Home)
+        }
         Some("public") => {
             sub.add(StreamSpec::Public { local: false }).await?;
             sub.add(StreamSpec::UserNotification).await?;
+            Some(Timeline::Public)
         }
-        _ => sub.add(StreamSpec::UserNotification).await?,
+        _ => {
+            sub.add(StreamSpec::UserNotification).await?;
+            None
+        }
+    };
+    // Catching up after subscribing: a post written in between is sent twice at worst,
+    // and the script drops the second copy by id.
+    let since = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_id)
+        .or(q.since);
+    let mut missed = String::new();
+    if let (Some(tl), Some(since)) = (timeline, since) {
+        let page = Page {
+            since_id: Some(since),
+            ..Page::first(CATCH_UP)
+        };
+        let views = app.timeline(Some(&session.account), tl, page).await?.items;
+        // Oldest first, as live posts arrive.
+        for v in views.iter().rev() {
+            missed.push_str(&post_frame("post", v).unwrap_or_default());
+        }
     }
     let every = app.settings().streaming_heartbeat();
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
@@ -87,8 +123,9 @@ pub(crate) async fn live(
         });
     // The opening comment lets the browser see the stream open at once; `retry` asks it
     // to reconnect after 3 s if the connection drops.
-    let opening =
-        futures_util::stream::once(async { Ok(Bytes::from_static(b": live\nretry: 3000\n\n")) });
+    let opening = futures_util::stream::once(async move {
+        Ok(Bytes::from(format!(": live\nretry: 3000\n\n{missed}")))
+    });
     Ok((
         [
             (CONTENT_TYPE, "text/event-stream"),
@@ -117,6 +154,8 @@ async fn frame(app: &Starling, session: &Session, event: StreamEvent) -> Option<
 fn post_frame(name: &str, v: &starling_service::views::StatusView) -> Option<String> {
     let post = PostCard::of(v, now_millis());
     let id = post.id.clone();
+    // The entry's id, which the browser sends back as `Last-Event-ID` to catch up from.
+    let entry = post.entry_id.clone();
     let html = match (PostFragment { post, focal: false }).render() {
         Ok(html) => html,
         Err(e) => {
@@ -126,5 +165,5 @@ fn post_frame(name: &str, v: &starling_service::views::StatusView) -> Option<Str
     };
     // JSON holds no raw line breaks, so the payload is one `data:` line.
     let data = json!({ "id": id, "html": html }).to_string();
-    Some(format!("event: {name}\nid: {id}\ndata: {data}\n\n"))
+    Some(format!("event: {name}\nid: {entry}\ndata: {data}\n\n"))
 }
