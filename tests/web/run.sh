@@ -28,6 +28,8 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Without fonts, screenshots and the contrast checks vary from machine to machine.
 [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
+# Emoji in the screenshots as people see them, not as empty boxes.
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
@@ -62,8 +64,9 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 URL=http://127.0.0.1:$PORT
 "$STARLING_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" >"$DATA/server.log" 2>&1 &
 SERVER_PID=$!
+# Poll until the port answers (bash's /dev/tcp: no curl needed).
 for _ in $(seq 1 200); do
-    curl -s -o /dev/null "$URL/api/v1/streaming/health" && break
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
     kill -0 "$SERVER_PID" 2>/dev/null || { cat "$DATA/server.log" >&2; exit 1; }
     sleep 0.05
 done
