@@ -13,7 +13,7 @@ use axum::http::HeaderMap;
 use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use starling_service::auth::{Principal, new_secret};
-use starling_service::{AccountRecord, Settings, Starling};
+use starling_service::{AccountRecord, ServiceError, Settings, Starling};
 
 use crate::error::WebError;
 
@@ -91,17 +91,27 @@ impl Session {
     }
 }
 
-async fn load(app: &Starling, headers: &HeaderMap) -> Option<Session> {
-    let secret = cookie(headers, SESSION_COOKIE)?;
-    // An unknown or revoked cookie is simply no session: the visitor signs in again.
-    let principal = app.web_session(&secret).await.ok()?;
-    let account = principal.account.clone()?;
-    Some(Session {
+/// The session of the request's cookie: `None` without one, or when the cookie's token is
+/// unknown or revoked (the visitor simply signs in again); a failing database is an error,
+/// not a sign-out.
+async fn load(app: &Starling, headers: &HeaderMap) -> Result<Option<Session>, WebError> {
+    let Some(secret) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let principal = match app.web_session(&secret).await {
+        Ok(p) => p,
+        Err(ServiceError::Unauthorized(_) | ServiceError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(account) = principal.account.clone() else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
         principal,
         account,
         csrf: Starling::csrf_token_for(&secret),
         secret,
-    })
+    }))
 }
 
 /// The visitor's session, if signed in.
@@ -112,7 +122,7 @@ impl FromRequestParts<Starling> for MaybeSession {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Starling) -> Result<Self, WebError> {
-        Ok(Self(load(app, &parts.headers).await))
+        Ok(Self(load(app, &parts.headers).await?))
     }
 }
 
@@ -124,7 +134,7 @@ impl FromRequestParts<Starling> for SignedIn {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, app: &Starling) -> Result<Self, WebError> {
-        match load(app, &parts.headers).await {
+        match load(app, &parts.headers).await? {
             Some(s) => Ok(Self(s)),
             None => {
                 // After signing in, a GET comes back to the page; a POST (whose form is

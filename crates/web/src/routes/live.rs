@@ -143,10 +143,14 @@ async fn frame(app: &Starling, session: &Session, event: StreamEvent) -> Option<
         StreamEvent::Update(v) => post_frame("post", &v),
         StreamEvent::StatusUpdate(v) => post_frame("edit", &v),
         StreamEvent::Delete(id) => Some(format!("event: delete\ndata: {id}\n\n")),
-        StreamEvent::Notification(_) => {
-            let count = app.unread_notifications(&session.account).await.ok()?;
-            Some(format!("event: unread\ndata: {count}\n\n"))
-        }
+        StreamEvent::Notification(_) => match app.unread_notifications(&session.account).await {
+            Ok(count) => Some(format!("event: unread\ndata: {count}\n\n")),
+            // The next notification (or the next page) brings the count up to date.
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot count unread notifications for a live page");
+                None
+            }
+        },
         StreamEvent::Conversation(_) => None,
     }
 }
