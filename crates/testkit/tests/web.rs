@@ -555,3 +555,76 @@ async fn live_catches_up_from_the_newest_post_the_page_showed() {
     let mut r = r;
     read_until(&mut r, "written in the gap").await;
 }
+
+#[tokio::test]
+async fn a_private_groups_posts_stay_invisible_to_a_non_members_browser() {
+    let app = spawn_app().await;
+    let mut ana = Browser::new(&app);
+    ana.sign_up("ana").await;
+    let mut ben = Browser::new(&app);
+    ben.sign_up("ben").await;
+    let ana_account = app.app.lookup("ana").await.unwrap();
+    let csrf = csrf_of(&ben.page("/home").await);
+    ben.post(
+        &format!("/accounts/{}/follow", ana_account.id),
+        &[("csrf", &csrf)],
+    )
+    .await;
+
+    let group = app
+        .app
+        .create_group(
+            &ana_account,
+            starling_service::groups::NewGroup {
+                name: "Board".into(),
+                description: None,
+                visibility: Some("private".into()),
+            },
+        )
+        .await
+        .unwrap();
+    let token = app
+        .app
+        .admin_token("ana", "read write")
+        .await
+        .unwrap()
+        .access_token;
+    let principal = app.app.authenticate(&token).await.unwrap();
+    let secret = app
+        .app
+        .post(
+            &principal,
+            starling_service::statuses::NewPost {
+                text: "board-only secret plans".into(),
+                group_id: Some(group.group.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let id = secret.status.id;
+    ana.post_status("a public hello").await;
+
+    // Ben follows Ana, but is no member: the group post is nowhere in his pages.
+    for path in ["/home", "/public", "/@ana"] {
+        let html = ben.page(path).await;
+        assert!(
+            html.contains("a public hello"),
+            "{path} shows Ana's public post"
+        );
+        assert!(
+            !html.contains("secret plans"),
+            "{path} leaks the group post"
+        );
+    }
+    let r = ben.get(&format!("/@ana/{id}")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = ben.get(&format!("/statuses/{id}")).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // A member (Ana) sees it.
+    assert!(
+        ana.page(&format!("/@ana/{id}"))
+            .await
+            .contains("secret plans")
+    );
+}
