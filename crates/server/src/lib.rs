@@ -1,4 +1,4 @@
-//! Wiring for the `starling` binary: serve the API on a bound listener until a shutdown
+//! Wiring for the `starling` binary: serve the API and the web UI on a bound listener until a shutdown
 //! future resolves, then close the database.
 //!
 //! [`run`] takes an already-bound listener and a shutdown future instead of an address and
@@ -28,7 +28,9 @@ pub async fn run(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = starling_api::router(app.clone());
+    // The web UI's pages beside the API: the API router keeps the fallback (a JSON 404),
+    // the web router has none, so the two merge without overlap.
+    let router = starling_api::router(app.clone()).merge(starling_web::router(app.clone()));
     // Trailing slashes are trimmed before routing (Mastodon.py asks for
     // `/api/v1/instance/`). The layer must wrap the router from outside: added with
     // `Router::layer` it would run after the route was already chosen.

@@ -83,6 +83,16 @@ impl Starling {
                 "sign-up needs an application token, not a user token".into(),
             ));
         }
+        let account = self.register(req).await?;
+        let token = self
+            .issue_token(app_token.app_id, Some(account.id), &app_token.scopes)
+            .await?;
+        Ok((account, token))
+    }
+
+    /// Self-service registration, whichever front end asks: open registrations, the
+    /// agreement, and the allowed e-mail domains are checked here once.
+    pub(crate) async fn register(&self, req: SignUp) -> Result<AccountRecord> {
         if !self.settings().registrations_open {
             return Err(ServiceError::Forbidden(
                 "Registrations are closed on this network".into(),
@@ -93,13 +103,8 @@ impl Starling {
                 "agreement must be accepted to sign up",
             ));
         }
-        let account = self
-            .insert_account(&req.username, &req.email, &req.password, None, true)
-            .await?;
-        let token = self
-            .issue_token(app_token.app_id, Some(account.id), &app_token.scopes)
-            .await?;
-        Ok((account, token))
+        self.insert_account(&req.username, &req.email, &req.password, None, true)
+            .await
     }
 
     /// `starling admin user create`: creates an account regardless of sign-up settings.

@@ -24,6 +24,7 @@ mod throttle;
 pub mod timelines;
 pub mod views;
 mod visibility;
+pub mod web_sessions;
 
 pub use config::Settings;
 pub use error::{Result, ServiceError};
@@ -66,6 +67,8 @@ struct Inner {
     mailer: Option<email::Mailer>,
     /// Wakes the mail worker when notifications (and so perhaps e-mails) were stored.
     mail_wake: tokio::sync::Notify,
+    /// The web UI's application, loaded (or made) once (see `web_sessions`).
+    web_app: tokio::sync::OnceCell<AppRecord>,
 }
 
 impl Starling {
@@ -101,6 +104,7 @@ impl Starling {
                 vapid,
                 mailer,
                 mail_wake: tokio::sync::Notify::new(),
+                web_app: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -142,6 +146,10 @@ impl Starling {
 
     pub(crate) fn vapid(&self) -> &push::VapidKey {
         &self.inner.vapid
+    }
+
+    pub(crate) fn web_app_cell(&self) -> &tokio::sync::OnceCell<AppRecord> {
+        &self.inner.web_app
     }
 
     pub(crate) fn hub(&self) -> &realtime::Hub {

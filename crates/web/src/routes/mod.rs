@@ -1,0 +1,71 @@
+//! The web UI's route table, and the headers every page carries.
+
+mod actions;
+mod auth;
+mod live;
+mod pages;
+
+use askama::Template;
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use starling_service::Starling;
+
+use crate::error::WebResult;
+
+/// The Content-Security-Policy of every page: only this site's own files run or style
+/// the page (no inline script or style, so injected markup could do nothing), forms post
+/// only here, and no other site may frame it.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+frame-ancestors 'none'";
+
+pub(crate) fn routes() -> Router<Starling> {
+    Router::new()
+        .route("/", get(pages::root))
+        .route("/home", get(pages::home))
+        .route("/public", get(pages::network))
+        .route("/tags/{tag}", get(pages::tag))
+        .route("/notifications", get(pages::notifications))
+        .route("/statuses", post(actions::post_status))
+        .route("/statuses/{id}", get(pages::status_redirect))
+        .route("/accounts/{id}/follow", post(actions::follow))
+        .route("/accounts/{id}/unfollow", post(actions::unfollow))
+        .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
+        .route("/sign-up", get(auth::sign_up_page).post(auth::sign_up))
+        .route("/sign-out", post(auth::sign_out))
+        .route("/live", get(live::live))
+        .route("/assets/{file}", get(crate::assets::serve))
+        // `/@name` and `/@name/123` (the URLs the API gives accounts and posts). The
+        // router cannot match a prefix inside a segment, so the handlers check the `@`.
+        .route("/{handle}", get(pages::profile))
+        .route("/{handle}/{id}", get(pages::thread))
+}
+
+/// Adds the security headers to every web response; pages (not assets) are private to
+/// the visitor and never cached.
+pub(crate) async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// Renders a page.
+pub(crate) fn render(page: &impl Template) -> WebResult<Response> {
+    Ok(Html(page.render()?).into_response())
+}
