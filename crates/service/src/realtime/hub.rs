@@ -3,13 +3,16 @@
 //! cause wait.
 //!
 //! Events are small references ([`Event`]: ids, plus the few facts that route a post), so
-//! a later relay can pass them between nodes (PostgreSQL `NOTIFY` payloads are limited to
-//! 8 kB) and every node reloads what it sends and applies the visibility rule itself.
+//! the relay (`super::relay`, PostgreSQL `NOTIFY`, payloads limited to 8 kB) passes them
+//! between nodes and every node reloads what it sends and applies the visibility rule
+//! itself.
 //!
 //! Shape: [`Hub::publish`] puts an event in a bounded queue (`try_send`: a full queue drops
 //! the event with a warning; clients catch up over REST with `since_id`) and returns. One
 //! router task takes events in order, works out once per post which *connected* accounts
-//! could have it in their home (one indexed query, see [`Delivery::audience`]), and sends
+//! could have it in their home (one indexed query, see [`Delivery::audience`]), reads the
+//! post once for all of them, with each audience member's relations and marks
+//! ([`Delivery::post`]: a subscriber then needs no read of its own), and sends
 //! the result on **one** bounded `tokio::sync::broadcast` channel that every subscription
 //! reads. A subscription that falls more than `streaming_buffer` (a setting) events behind
 //! gets `Lagged` and is closed; nobody else notices.

@@ -26,9 +26,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Duration, Instant};
 
 /// How often an open subscription checks that its token still stands. Revocation and
-/// deactivation on this node close streams at once (an [`Event::AccessEnded`]); this
-/// catches the rest (the `starling admin` command, a refresh rotating the token) for one
-/// primary-key read per connection and minute.
+/// deactivation close streams at once (an [`Event::AccessEnded`], relayed to the other
+/// nodes too, and sent by `starling admin` commands); this catches the rest (a refresh
+/// rotating the token, an event lost while a relay reconnected) for one primary-key read
+/// per connection and minute.
 const ACCESS_RECHECK: Duration = Duration::from_secs(60);
 
 /// A stream a client can subscribe to.
