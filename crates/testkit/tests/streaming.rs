@@ -800,6 +800,37 @@ async fn each_subscriber_gets_the_post_as_its_own_relations_and_marks_say() {
 }
 
 #[tokio::test]
+async fn a_socket_that_never_answers_pings_is_closed_and_a_live_one_stays() {
+    let app = spawn_app_with(|s| s.streaming_heartbeat_secs = 1).await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let mut silent = ws(&app, &ben, "?stream=public").await;
+    let mut live = ws(&app, &ben, "?stream=public").await;
+    // `live` is read (so its client answers pings) while `silent` is left alone for
+    // longer than a heartbeat interval: the silence is what is under test.
+    let reader = tokio::spawn(async move {
+        let until = tokio::time::Instant::now() + Duration::from_millis(2500);
+        while let Ok(frame) = tokio::time::timeout_at(until, live.next()).await {
+            match frame {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    panic!("the live socket was closed")
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+        live
+    });
+    let mut live = reader.await.unwrap();
+    // Pings keep coming to a socket left open, so `closed` alone would wait forever.
+    let code = tokio::time::timeout(WAIT, closed(&mut silent))
+        .await
+        .expect("the silent socket is closed within the wait");
+    assert_eq!(code, Some(1001), "closed as gone away");
+    let id = say(&app, &ana, "still here").await;
+    assert_eq!(next_ws(&mut live).await.id(), id);
+}
+
+#[tokio::test]
 async fn a_mention_produces_a_notification() {
     let app = spawn_app().await;
     let ana = app.sign_up("ana").await;

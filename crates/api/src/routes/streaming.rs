@@ -28,7 +28,7 @@ use starling_service::realtime::{
 };
 use starling_service::{ServiceError, Settings, Starling};
 use std::convert::Infallible;
-use tokio::time::{Instant, Interval, MissedTickBehavior};
+use tokio::time::{Duration, Instant, Interval, MissedTickBehavior};
 
 pub(super) fn routes() -> Router<Starling> {
     Router::new()
@@ -169,27 +169,39 @@ struct ClientMessage {
 }
 
 /// Runs one WebSocket until either side ends it.
+///
+/// A client that has sent nothing (not even the pong every WebSocket client must answer a
+/// ping with) for a whole heartbeat interval is gone or stuck, and is closed, as
+/// Mastodon's streaming server does; a send that cannot complete within two intervals (the
+/// client stopped reading and the socket's buffers are full) closes it too. Either way the
+/// connection and its subscription are freed instead of being held forever.
 async fn serve_socket(app: Starling, mut socket: WebSocket, mut sub: Subscription) {
     let mut ticks = heartbeat(app.settings());
+    let send_limit = app.settings().streaming_heartbeat() * 2;
+    let mut heard_since_ping = true;
     loop {
         // Each arm's future is cancel-safe (`Subscription::next` included), so whichever
         // completes first loses nothing of the others.
         tokio::select! {
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Text(text))) => {
-                    if let Some(reply) = client_message(&mut sub, text.as_str()).await
-                        && socket.send(Message::text(reply)).await.is_err()
-                    {
-                        break;
+            incoming = socket.recv() => {
+                heard_since_ping = true;
+                match incoming {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(reply) = client_message(&mut sub, text.as_str()).await
+                            && !send_within(&mut socket, Message::text(reply), send_limit).await
+                        {
+                            break;
+                        }
                     }
+                    // Pings are answered by the WebSocket layer; pongs and binary are ignored.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_))) => {}
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 }
-                // Pings are answered by the WebSocket layer; pongs and binary are ignored.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Binary(_))) => {}
-                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
             },
             message = sub.next() => match message {
                 Ok(m) => {
-                    if socket.send(Message::text(ws_frame(&m, app.settings()))).await.is_err() {
+                    let frame = Message::text(ws_frame(&m, app.settings()));
+                    if !send_within(&mut socket, frame, send_limit).await {
                         break;
                     }
                 }
@@ -200,17 +212,34 @@ async fn serve_socket(app: Starling, mut socket: WebSocket, mut sub: Subscriptio
                         StreamClosed::ShuttingDown => close_code::AWAY,
                     };
                     let frame = CloseFrame { code, reason: why.to_string().into() };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    send_within(&mut socket, Message::Close(Some(frame)), send_limit).await;
                     break;
                 }
             },
             _ = ticks.tick() => {
-                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
+                if !heard_since_ping {
+                    let frame = CloseFrame {
+                        code: close_code::AWAY,
+                        reason: "no answer to the last ping".into(),
+                    };
+                    send_within(&mut socket, Message::Close(Some(frame)), send_limit).await;
+                    break;
+                }
+                heard_since_ping = false;
+                if !send_within(&mut socket, Message::Ping(Bytes::new()), send_limit).await {
                     break;
                 }
             }
         }
     }
+}
+
+/// Sends `message`, giving up after `limit`; whether it was sent.
+async fn send_within(socket: &mut WebSocket, message: Message, limit: Duration) -> bool {
+    matches!(
+        tokio::time::timeout(limit, socket.send(message)).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Applies a `subscribe`/`unsubscribe` message; returns the error message to send back,
