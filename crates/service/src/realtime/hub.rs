@@ -30,7 +30,7 @@
 
 use serde::{Deserialize, Serialize};
 use starling_store::facts::PageFacts;
-use starling_store::streaming::ViewerPart;
+use starling_store::streaming::ViewerParts;
 use starling_store::{Db, StatusRecord};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -178,7 +178,7 @@ pub(crate) struct PostForAll {
     /// The facts that are the same for every viewer.
     pub(crate) facts: PageFacts,
     /// Each audience member's part; a subscriber not in it reads its own.
-    pub(crate) parts: HashMap<i64, ViewerPart>,
+    pub(crate) parts: Option<ViewerParts>,
 }
 
 impl Delivery {
@@ -381,7 +381,7 @@ async fn read_for_all(
         Ok(parts) => parts,
         Err(e) => {
             failed(e);
-            HashMap::new()
+            None
         }
     };
     Some(Arc::new(SharedPost::Found(Box::new(PostForAll {

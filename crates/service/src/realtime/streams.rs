@@ -403,7 +403,7 @@ impl Subscription {
                             Ok(Some((status, facts))) => SharedPost::Found(Box::new(PostForAll {
                                 status,
                                 facts,
-                                parts: Default::default(),
+                                parts: None,
                             })),
                             Ok(None) => SharedPost::Deleted,
                             Err(e) => return Err(Stop::Failed(e.into())),
@@ -416,10 +416,10 @@ impl Subscription {
                     return Ok(Vec::new());
                 };
                 let status = &found.status;
-                let (facts, context) = match found.parts.get(&me) {
+                let (facts, context) = match found.parts.as_ref().and_then(|p| p.part(me)) {
                     Some(part) => (
-                        found.facts.clone().with_viewer_part(part),
-                        Some(part.context.clone()),
+                        found.facts.clone().with_viewer_part(&part),
+                        Some(part.context),
                     ),
                     None => {
                         let with_context = wanted.iter().any(|w| matches!(w, StreamSpec::User));
