@@ -140,6 +140,28 @@ impl Cols for Row {
 pub(crate) trait ReadConn {
     /// Runs `sql` (with `$1`… placeholders bound from `args`) and returns every row.
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>>;
+
+    /// As [`ReadConn::rows`], planned for the values bound rather than from a cached
+    /// plan, for statements over skewed data (see [`FreshPlans`]).
+    fn rows_fresh_plan(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+        self.rows(sql, args)
+    }
+}
+
+/// A connection whose statements are all planned for the values bound.
+///
+/// Why: PostgreSQL switches a named statement to a generic plan after five runs, and the
+/// generic plan estimates `target_id = $1` by the average account's followers; for the
+/// celebrity's million it scanned them all (3.7 s per streaming audience query in the
+/// benchmark). Only the statements keyed by whose followers they read need this:
+/// planning every hot read afresh cost home reads almost half their speed. SQLite plans
+/// from its statistics alike for every value, so it changes nothing there.
+pub(crate) struct FreshPlans<'a>(pub(crate) &'a mut dyn ReadConn);
+
+impl ReadConn for FreshPlans<'_> {
+    fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+        self.0.rows_fresh_plan(sql, args)
+    }
 }
 
 impl ReadConn for rusqlite::Connection {
@@ -200,11 +222,19 @@ struct Blocking<'a> {
 
 impl ReadConn for Blocking<'_> {
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
-        // Unnamed statements, planned for the values bound: with named ones PostgreSQL
-        // switches to a generic plan after five runs, which estimates `target_id = $1`
-        // by the average account's followers — for the celebrity's million that plan
-        // scanned them all (3.7 s per streaming audience query in the benchmark).
-        let query = crate::db::bind_all(sqlx::query(sql), args).persistent(false);
+        self.fetch(sql, args, true)
+    }
+
+    fn rows_fresh_plan(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+        // An unnamed statement is planned for the values it is bound with.
+        self.fetch(sql, args, false)
+    }
+}
+
+impl Blocking<'_> {
+    /// Runs `sql` as a named (`persistent`) or unnamed statement.
+    fn fetch(&mut self, sql: &str, args: &[Arg], persistent: bool) -> Result<Vec<Row>> {
+        let query = crate::db::bind_all(sqlx::query(sql), args).persistent(persistent);
         let rows = self.runtime.block_on(query.fetch_all(self.pool))?;
         let Some(first) = rows.first() else {
             return Ok(Vec::new());

@@ -8,6 +8,7 @@
 use crate::db::{Arg, placeholders};
 use crate::facts::PageFacts;
 use crate::interactions::ViewerMarks;
+use crate::reads::ReadConn as _;
 use crate::records::StatusRecord;
 use crate::social::ViewerRelations;
 use crate::tags::HomeContext;
@@ -201,6 +202,7 @@ impl Db {
             let (tags, chunk) = (tags.to_vec(), chunk.to_vec());
             let part = self
                 .read(move |c| {
+                    let c = &mut crate::reads::FreshPlans(c);
                     let mut args = vec![Arg::I(author)];
                     args.extend(chunk.iter().map(|id| Arg::I(*id)));
                     let among = placeholders(2, chunk.len());
@@ -273,6 +275,7 @@ impl Db {
         viewers: Vec<i64>,
     ) -> Result<Option<ViewerParts>> {
         self.read(move |c| {
+            let c = &mut crate::reads::FreshPlans(c);
             let all: Vec<&StatusRecord> =
                 std::iter::once(&status).chain(&facts.originals).collect();
             let sorted = |mut v: Vec<i64>| {
