@@ -19,6 +19,8 @@
 //! # }
 //! ```
 
+pub mod live;
+
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use starling_service::{Settings, Starling};

@@ -6,19 +6,9 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use starling_testkit::live::account_id;
 use starling_testkit::{TestApp, json_body as body, spawn_app, spawn_app_with};
 use std::collections::HashSet;
-
-async fn account_id(app: &TestApp, token: &str) -> String {
-    body(
-        app.get("/api/v1/accounts/verify_credentials", Some(token))
-            .await,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
 
 /// Posts a direct message (replying to `reply_to` if given) and returns its id.
 async fn dm(app: &TestApp, token: &str, text: &str, reply_to: Option<&str>) -> String {

@@ -9,21 +9,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use starling_testkit::{TestApp, expect_json, json_body, on_postgres, spawn_app_with};
+use starling_testkit::live::{
+    Frame, Ws, account_id, closed, follow, next_ws_within, post, say, send_ws, sse, ws,
+};
+use starling_testkit::{TestApp, expect_json, on_postgres, spawn_app_with};
 use std::time::Duration;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// How long an event may take to cross from one node to the other.
 const WAIT: Duration = Duration::from_secs(3);
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Two nodes on one fresh PostgreSQL database, or `None` (with a note) on SQLite.
 async fn two_nodes() -> Option<(TestApp, TestApp)> {
@@ -46,212 +43,9 @@ async fn two_nodes_with(
     Some((a, b))
 }
 
-/// One streamed event: its stream array, name and payload (`delete`: the bare id).
-#[derive(Debug)]
-struct Frame {
-    stream: Vec<String>,
-    event: String,
-    payload: Value,
-}
-
-impl Frame {
-    fn id(&self) -> &str {
-        match self.event.as_str() {
-            "delete" => self.payload.as_str().unwrap(),
-            _ => self.payload["id"].as_str().unwrap(),
-        }
-    }
-}
-
-fn frame(stream: Vec<String>, event: &str, payload: &str) -> Frame {
-    let payload = if event == "delete" {
-        Value::String(payload.to_owned())
-    } else {
-        serde_json::from_str(payload).unwrap_or_else(|e| panic!("{e}: {payload}"))
-    };
-    Frame {
-        stream,
-        event: event.to_owned(),
-        payload,
-    }
-}
-
-/// A WebSocket on `node` with `query` (e.g. `?stream=user`); the subscription is open
-/// (and listening to the other nodes) once the handshake is done.
-async fn ws(node: &TestApp, token: &str, query: &str) -> Ws {
-    let url = format!(
-        "{}/api/v1/streaming{query}",
-        node.base_url.replacen("http://", "ws://", 1)
-    );
-    let mut request = url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-    );
-    tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(request))
-        .await
-        .expect("the WebSocket handshake hangs")
-        .unwrap()
-        .0
-}
-
-/// The next event on the socket (pings and pongs skipped); panics on close or timeout.
+/// The next event on the socket, which must cross between the nodes within [`WAIT`].
 async fn next_ws(ws: &mut Ws) -> Frame {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let message = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .expect("no event within the wait")
-            .expect("the socket ended")
-            .expect("the socket failed");
-        match message {
-            Message::Text(text) => {
-                let v: Value = serde_json::from_str(text.as_str()).unwrap();
-                return frame(
-                    serde_json::from_value(v["stream"].clone()).unwrap(),
-                    v["event"].as_str().unwrap(),
-                    v["payload"].as_str().unwrap(),
-                );
-            }
-            Message::Ping(_) | Message::Pong(_) => {}
-            other => panic!("unexpected message {other:?}"),
-        }
-    }
-}
-
-/// Sends a client message, then a ping, and waits for its pong: the message has taken
-/// effect when the pong arrives.
-async fn send_ws(ws: &mut Ws, message: Value) {
-    ws.send(Message::text(message.to_string())).await.unwrap();
-    ws.send(Message::Ping(b"sync".to_vec().into()))
-        .await
-        .unwrap();
-    loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("no pong")
-            .unwrap()
-            .unwrap()
-        {
-            Message::Pong(p) if &p[..] == b"sync" => return,
-            Message::Text(t) => panic!("unexpected reply {t}"),
-            _ => {}
-        }
-    }
-}
-
-/// Waits until the server closes the socket; returns the close code.
-async fn closed(ws: &mut Ws) -> Option<u16> {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("the socket stays open")
-        {
-            None | Some(Err(_)) => return None,
-            Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
-/// An SSE response on `path`, and the next event on it.
-struct Sse {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-impl Sse {
-    async fn open(node: &TestApp, token: &str, path: &str) -> Self {
-        let response = node
-            .client
-            .get(node.url(path))
-            .bearer_auth(token)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{path}");
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event (comments such as heartbeats skipped).
-    async fn next_event(&mut self) -> Frame {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            if self.buffer.starts_with(':') {
-                // A comment line (a heartbeat), once it is complete.
-                if let Some(end) = self.buffer.find('\n') {
-                    self.buffer = self.buffer[end + 1..].to_owned();
-                    continue;
-                }
-            } else if let Some(end) = self.buffer.find("\n\n") {
-                let block = self.buffer[..end].to_owned();
-                self.buffer = self.buffer[end + 2..].to_owned();
-                let mut event = None;
-                let mut data = None;
-                for line in block.lines() {
-                    if let Some(v) = line.strip_prefix("event: ") {
-                        event = Some(v.to_owned());
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data = Some(v.to_owned());
-                    }
-                }
-                if let (Some(event), Some(data)) = (event, data) {
-                    return frame(Vec::new(), &event, &data);
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
-                .await
-                .expect("nothing on the SSE stream within the wait")
-                .unwrap()
-                .expect("the SSE stream ended");
-            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
-        }
-    }
-}
-
-async fn account_id(node: &TestApp, token: &str) -> String {
-    json_body(
-        node.get("/api/v1/accounts/verify_credentials", Some(token))
-            .await,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Posts through `node` and returns the new post's id.
-async fn post(node: &TestApp, token: &str, body: Value) -> String {
-    expect_json(
-        node.post_json("/api/v1/statuses", Some(token), body).await,
-        "post",
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn say(node: &TestApp, token: &str, text: &str) -> String {
-    post(node, token, json!({"status": text})).await
-}
-
-async fn follow(node: &TestApp, token: &str, id: &str) {
-    expect_json(
-        node.post_json(
-            &format!("/api/v1/accounts/{id}/follow"),
-            Some(token),
-            json!({}),
-        )
-        .await,
-        "follow",
-    )
-    .await;
+    next_ws_within(ws, WAIT).await
 }
 
 #[tokio::test]
@@ -280,7 +74,7 @@ async fn a_mention_on_one_node_notifies_on_another() {
     let ana = a.sign_up("ana").await;
     let ben = a.sign_up("ben").await;
     let mut notes = ws(&b, &ben, "?stream=user:notification").await;
-    let mut home = Sse::open(&b, &ben, "/api/v1/streaming/user").await;
+    let mut home = sse(&b, &ben, "/api/v1/streaming/user").await.within(WAIT);
 
     let id = say(&a, &ana, "hi @ben").await;
     let frame = next_ws(&mut notes).await;

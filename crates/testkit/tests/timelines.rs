@@ -6,6 +6,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use starling_testkit::live::account_id;
 use starling_testkit::{TestApp, json_body as body, spawn_app, spawn_app_with};
 use std::collections::HashSet;
 
@@ -15,17 +16,6 @@ async fn post(app: &TestApp, token: &str, text: &str) -> String {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     body(r).await["id"].as_str().unwrap().to_owned()
-}
-
-async fn account_id(app: &TestApp, token: &str) -> String {
-    body(
-        app.get("/api/v1/accounts/verify_credentials", Some(token))
-            .await,
-    )
-    .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn ids(app: &TestApp, path: &str, token: Option<&str>) -> Vec<String> {
