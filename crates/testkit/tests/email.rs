@@ -543,9 +543,9 @@ async fn mail_never_carries_what_the_recipient_may_not_see() {
     )
     .await;
 
-    // A mention queued while bob could see it, and a block before it could be sent.
+    // A mention queued while bob could see it (in the posting transaction, so it is
+    // there as soon as the post is answered), and a block before it could be sent.
     post(&app, &ana, json!({"status": "@bob the merger is off"})).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         app.app.email_backlog().await.unwrap() >= 1,
         "the mention's mail waits for the SMTP server"
