@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Browser tests of the web UI: starts one real server (debug build) on 127.0.0.1 at a
 # free port with a fresh data folder, drives it with Debian's Chromium through
-# playwright-core (e2e.mjs), then stops the server by its PID.
+# playwright-core (every tests/web/*.e2e.mjs, one after another; shared helpers in
+# lib.mjs), then stops the server by its PID.
 #
-#   tests/web/run.sh            # needs target/debug/starling (cargo build -p starling-server)
+#   tests/web/run.sh                 # all files; needs target/debug/starling
+#   tests/web/run.sh groups dm       # only groups.e2e.mjs and dm.e2e.mjs
 #
 # Installs what is missing: chromium and fonts from Debian (apt), playwright-core and
 # @axe-core/playwright from npm into target/web-e2e (pinned by package-lock.json).
@@ -73,8 +75,13 @@ done
 
 rm -rf "$SHOTS" && mkdir -p "$SHOTS"
 status=0
-STARLING_URL=$URL SCREENSHOT_DIR=$SHOTS E2E_MODULES=$E2E_DIR/node_modules CHROMIUM=$(command -v chromium) \
-    node tests/web/e2e.mjs || status=$?
+if [ "$#" -gt 0 ]; then files=(); for name in "$@"; do files+=("tests/web/$name.e2e.mjs"); done
+else files=(tests/web/*.e2e.mjs); fi
+for file in "${files[@]}"; do
+    echo "--- $file"
+    STARLING_URL=$URL SCREENSHOT_DIR=$SHOTS E2E_MODULES=$E2E_DIR/node_modules CHROMIUM=$(command -v chromium) \
+        node "$file" || status=1
+done
 if [ "$status" -ne 0 ]; then
     echo "--- server log ---" >&2
     tail -n 50 "$DATA/server.log" >&2
