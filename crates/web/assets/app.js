@@ -360,12 +360,149 @@
     source.addEventListener('unread', (e) => setUnread(Number(e.data) || 0));
   }
 
+  // ---------------------------------------------------------------------------------
+  // Post actions (like, repost, bookmark): optimistic. The button flips and the count
+  // moves at once; the form goes with fetch, and the server's answer sets the real state.
+  // On failure the button flips back and the message is read out. Without this, the
+  // same forms post and redirect back.
+  // ---------------------------------------------------------------------------------
+  const VERBS = { favourite: 'like', reblog: 'repost', bookmark: 'bookmark' };
+  let flashRegion = null;
+  function flash(message) {
+    if (!flashRegion) return;
+    flashRegion.textContent = '';
+    flashRegion.hidden = false;
+    // A fresh text node after clearing, so screen readers announce a repeated message.
+    setTimeout(() => { flashRegion.textContent = message; }, 30);
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(() => { flashRegion.hidden = true; flashRegion.textContent = ''; }, 8000);
+  }
+
+  function setMark(form, pressed, count) {
+    const kind = form.dataset.act;
+    const button = form.querySelector('button[aria-pressed]');
+    const n = form.querySelector('[data-n]');
+    if (button) button.setAttribute('aria-pressed', String(pressed));
+    if (n && count !== undefined) n.textContent = String(Math.max(0, count));
+    form.action = `/statuses/${form.dataset.post}/${pressed ? 'un' : ''}${kind}`;
+  }
+
+  // Every copy of the post on the page (say, the post and a repost of it) shows the same.
+  const copies = (id, kind) => document.querySelectorAll(`form[data-act="${kind}"][data-post="${id}"]`);
+
+  async function act(form) {
+    const kind = form.dataset.act;
+    const id = form.dataset.post;
+    const button = form.querySelector('button[aria-pressed]');
+    if (!button || form.dataset.busy) return;
+    const was = button.getAttribute('aria-pressed') === 'true';
+    const n = form.querySelector('[data-n]');
+    const before = n ? Number(n.textContent) || 0 : undefined;
+    const after = before === undefined ? undefined : before + (was ? -1 : 1);
+    for (const f of copies(id, kind)) setMark(f, !was, after);
+    form.dataset.busy = '1';
+    try {
+      const res = await fetch(`/statuses/${id}/${was ? 'un' : ''}${kind}`, {
+        method: 'POST',
+        headers: { Accept: 'application/json' },
+        body: new URLSearchParams(new FormData(form)),
+        credentials: 'same-origin',
+      });
+      if (!res.ok) throw new Error(String(res.status));
+      const state = await res.json();
+      const pressed = { favourite: state.favourited, reblog: state.reblogged, bookmark: state.bookmarked }[kind];
+      const count = { favourite: state.favourites_count, reblog: state.reblogs_count }[kind];
+      for (const f of copies(id, kind)) setMark(f, pressed, count);
+    } catch (e) {
+      for (const f of copies(id, kind)) setMark(f, was, before);
+      const why = {
+        404: 'the post is no longer available to you',
+        403: 'this page has expired; reload it and try again',
+        401: 'you are signed out',
+      }[e.message] || 'the server could not be reached';
+      const undo = was ? `undo the ${VERBS[kind]}` : VERBS[kind];
+      flash(`Could not ${undo}: ${why}. Nothing was changed.`);
+    } finally {
+      delete form.dataset.busy;
+    }
+  }
+
+  function startActions() {
+    flashRegion = document.createElement('div');
+    flashRegion.className = 'flash';
+    flashRegion.setAttribute('role', 'alert');
+    flashRegion.setAttribute('aria-live', 'assertive');
+    flashRegion.hidden = true;
+    flashRegion.dataset.flash = '';
+    document.body.append(flashRegion);
+    document.addEventListener('submit', (e) => {
+      const form = e.target.closest && e.target.closest('form[data-act]');
+      if (!form) return;
+      e.preventDefault();
+      act(form);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Infinite scroll: when the "Older posts" link comes into view, the next page's posts
+  // (`?fragment=1`: the same post markup, and the next link) are appended to the feed
+  // before the link, so the focus order stays the reading order. The link stays the way
+  // without JavaScript, and after a failure.
+  // ---------------------------------------------------------------------------------
+  function startInfiniteScroll() {
+    const feed = document.querySelector('[data-feed]');
+    const link = document.querySelector('a[data-older]');
+    if (!feed || !link || !('IntersectionObserver' in window)) return;
+    let loading = false;
+    const observer = new IntersectionObserver(async (entries) => {
+      if (loading || !entries.some((e) => e.isIntersecting)) return;
+      loading = true;
+      feed.setAttribute('aria-busy', 'true');
+      link.textContent = 'Loading older posts…';
+      try {
+        const url = new URL(link.href, location.href);
+        url.searchParams.set('fragment', '1');
+        const res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+        if (!res.ok) throw new Error(String(res.status));
+        const t = document.createElement('template');
+        t.innerHTML = await res.text(); // the server's own post template; text escaped
+        for (const post of t.content.querySelectorAll('[data-feed-page] > article')) {
+          if (feed.querySelector(`article[data-entry-id="${post.dataset.entryId}"]`)) continue;
+          feed.append(post);
+        }
+        refreshTimes(feed);
+        const next = t.content.querySelector('a[data-older]');
+        if (next) {
+          link.href = next.getAttribute('href');
+          link.textContent = 'Older posts';
+          // Still in view (a tall screen): observing again reports it at once.
+          observer.unobserve(link);
+          observer.observe(link);
+        } else {
+          observer.disconnect();
+          link.closest('.older')?.remove();
+        }
+      } catch (e) {
+        observer.disconnect();
+        link.textContent = 'Older posts';
+        flash('Could not load older posts. Use the “Older posts” link to try again.');
+      } finally {
+        loading = false;
+        feed.removeAttribute('aria-busy');
+      }
+    }, { rootMargin: '0px 0px 300px 0px' });
+    observer.observe(link);
+  }
+  // --- end of post actions and infinite scroll ---
+
   function start() {
     for (const form of document.querySelectorAll('form[data-composer]')) enhanceComposer(form);
     refreshTimes(document);
     setInterval(() => refreshTimes(document), 30000);
     const stream = document.body.dataset.live;
     if (stream) startLive(stream);
+    startActions();
+    startInfiniteScroll();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
