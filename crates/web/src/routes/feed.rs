@@ -22,7 +22,9 @@ pub(crate) struct FragmentQuery {
 impl FragmentQuery {
     /// Whether the script asked for a fragment.
     pub(crate) fn wanted(&self) -> bool {
-        self.fragment.as_deref().is_some_and(|f| !f.is_empty() && f != "0")
+        self.fragment
+            .as_deref()
+            .is_some_and(|f| !f.is_empty() && f != "0")
     }
 }
 

@@ -115,8 +115,14 @@ mod tests {
     fn only_this_sites_pages_are_returned_to() {
         let h = headers("http://s.example/home?max_id=5#post-1", "s.example");
         assert_eq!(back_to(&h).as_deref(), Some("/home?max_id=5"));
-        assert_eq!(back_to(&headers("http://evil.example/x", "s.example")), None);
-        assert_eq!(back_to(&headers("http://s.example//evil", "s.example")), None);
+        assert_eq!(
+            back_to(&headers("http://evil.example/x", "s.example")),
+            None
+        );
+        assert_eq!(
+            back_to(&headers("http://s.example//evil", "s.example")),
+            None
+        );
         assert_eq!(back_to(&headers("javascript:alert(1)", "s.example")), None);
     }
 }

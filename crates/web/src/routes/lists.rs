@@ -191,7 +191,16 @@ pub(crate) async fn show(
     Query(q): Query<Older>,
     Query(f): Query<FragmentQuery>,
 ) -> WebResult<Response> {
-    list_page(&app, &session, list_id(&id)?, &q, &f, String::new(), String::new()).await
+    list_page(
+        &app,
+        &session,
+        list_id(&id)?,
+        &q,
+        &f,
+        String::new(),
+        String::new(),
+    )
+    .await
 }
 
 async fn list_page(
@@ -205,7 +214,9 @@ async fn list_page(
 ) -> WebResult<Response> {
     let me = &session.account;
     let list = app.list(me, id).await?;
-    let page = app.timeline(Some(me), Timeline::List(list.id), q.page()).await?;
+    let page = app
+        .timeline(Some(me), Timeline::List(list.id), q.page())
+        .await?;
     let path = format!("/lists/{}", list.id);
     let older = older_link(&path, page.items.len(), page.next_max_id);
     let posts = PostCard::all(&page.items, now_millis());
@@ -291,7 +302,8 @@ pub(crate) async fn remove_member(
     session.check_csrf(&form.csrf)?;
     let id = list_id(&id)?;
     let account = parse_id(&account).ok_or(WebError::NotFound)?;
-    app.remove_from_list(&session.account, id, &[account]).await?;
+    app.remove_from_list(&session.account, id, &[account])
+        .await?;
     Ok(see_other(&format!("/lists/{id}#members")))
 }
 

@@ -45,7 +45,10 @@ pub(crate) fn routes() -> Router<Starling> {
         .route("/lists/{id}/rename", post(lists::rename))
         .route("/lists/{id}/delete", post(lists::delete))
         .route("/lists/{id}/members", post(lists::add_member))
-        .route("/lists/{id}/members/{account}/remove", post(lists::remove_member))
+        .route(
+            "/lists/{id}/members/{account}/remove",
+            post(lists::remove_member),
+        )
         .route("/tags/{tag}/{action}", post(lists::follow_tag))
         .route("/accounts/{id}/follow", post(actions::follow))
         .route("/accounts/{id}/unfollow", post(actions::unfollow))

@@ -90,7 +90,11 @@ pub(crate) async fn home(
     let page = app.timeline(Some(me), Timeline::Home, q.page()).await?;
     if f.wanted() {
         let older = older_link("/home", page.items.len(), page.next_max_id);
-        return feed::fragment(Some(&session), PostCard::all(&page.items, now_millis()), older);
+        return feed::fragment(
+            Some(&session),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
     }
     render(&TimelinePage {
         layout: layout(&app, Some(&session), "Home", Nav::Home).await?,
@@ -113,7 +117,11 @@ pub(crate) async fn network(
     let page = app.timeline(me, Timeline::Public, q.page()).await?;
     if f.wanted() {
         let older = older_link("/public", page.items.len(), page.next_max_id);
-        return feed::fragment(session.as_ref(), PostCard::all(&page.items, now_millis()), older);
+        return feed::fragment(
+            session.as_ref(),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
     }
     render(&TimelinePage {
         layout: layout(&app, session.as_ref(), "Network", Nav::Network).await?,
@@ -140,7 +148,11 @@ pub(crate) async fn tag(
     let path = format!("/tags/{}", encode_query(&tag.to_lowercase()));
     let older = older_link(&path, page.items.len(), page.next_max_id);
     if f.wanted() {
-        return feed::fragment(session.as_ref(), PostCard::all(&page.items, now_millis()), older);
+        return feed::fragment(
+            session.as_ref(),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
     }
     // Whether the viewer follows it (a name that is no valid hashtag has no button).
     let followed = match app.tag(me, &tag).await {
@@ -257,7 +269,11 @@ pub(crate) async fn profile(
     let path = format!("/@{}", account.username);
     if f.wanted() {
         let older = older_link(&path, page.items.len(), page.next_max_id);
-        return feed::fragment(session.as_ref(), PostCard::all(&page.items, now_millis()), older);
+        return feed::fragment(
+            session.as_ref(),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
     }
     let relation = match me {
         Some(m) if m.id != account.id => app.relationships(m, &[account.id]).await?.pop(),
