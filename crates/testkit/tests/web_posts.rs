@@ -544,3 +544,42 @@ async fn timeline_fragments_continue_without_repeating() {
         next.clear();
     }
 }
+
+#[tokio::test]
+async fn mention_suggestions_need_a_session_and_match_username_prefixes() {
+    let app = spawn_app().await;
+    let mut ana = user(&app, "ana").await;
+    for name in ["anabel", "anx_y", "anxzy", "bob"] {
+        user(&app, name).await;
+    }
+    let names = |v: serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let r = ana.get("/mentions?q=@AN").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        names(r.json().await.unwrap()),
+        ["ana", "anabel", "anx_y", "anxzy"]
+    );
+    // `_` is a character, not a wildcard; other characters find nobody.
+    let r = ana.get("/mentions?q=anx_").await;
+    assert_eq!(names(r.json().await.unwrap()), ["anx_y"]);
+    for q in ["", "a%25", "a'", "%40"] {
+        let r = ana.get(&format!("/mentions?q={q}")).await;
+        assert_eq!(names(r.json().await.unwrap()), Vec::<String>::new(), "{q}");
+    }
+    // Someone who blocked the viewer is not suggested.
+    let bob = app.app.lookup("bob").await.unwrap();
+    let ana_id = app.app.lookup("ana").await.unwrap().id;
+    app.app.block(&bob, ana_id).await.unwrap();
+    let r = ana.get("/mentions?q=bo").await;
+    assert_eq!(names(r.json().await.unwrap()), Vec::<String>::new());
+    // Signed out: sent to sign in, nothing listed.
+    let mut stranger = Browser::new(&app);
+    let r = stranger.get("/mentions?q=an").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}

@@ -361,6 +361,133 @@
   }
 
   // ---------------------------------------------------------------------------------
+  // @mention autocomplete in the composer: typing "@ab" lists matching accounts (from
+  // the session-authenticated /mentions) in a listbox under the text. The text area
+  // keeps the focus; arrow keys move the active option (aria-activedescendant), Enter or
+  // Tab picks it, Escape closes the list. Without this, one types the whole @name.
+  // ---------------------------------------------------------------------------------
+  let mentionSeq = 0;
+  function enhanceMentions(area) {
+    const n = ++mentionSeq;
+    const list = document.createElement('ul');
+    list.id = `mention-list-${n}`;
+    list.className = 'mentions';
+    list.setAttribute('role', 'listbox');
+    list.setAttribute('aria-label', 'People to mention');
+    list.hidden = true;
+    const status = document.createElement('p');
+    status.className = 'visually-hidden';
+    status.setAttribute('role', 'status');
+    area.after(list, status);
+    area.setAttribute('aria-autocomplete', 'list');
+    area.setAttribute('aria-controls', list.id);
+    let items = [];
+    let active = -1;
+    let word = null; // [start, end] of the "@ab" being completed
+    let timer = null;
+    let pending = null;
+
+    const close = () => {
+      list.hidden = true;
+      list.replaceChildren();
+      items = [];
+      active = -1;
+      area.removeAttribute('aria-activedescendant');
+    };
+    const highlight = (i) => {
+      active = i;
+      for (const [j, li] of [...list.children].entries()) li.setAttribute('aria-selected', String(j === i));
+      if (i >= 0) {
+        area.setAttribute('aria-activedescendant', `${list.id}-${i}`);
+        list.children[i].scrollIntoView({ block: 'nearest' });
+      } else {
+        area.removeAttribute('aria-activedescendant');
+      }
+    };
+    const pick = (i) => {
+      const who = items[i];
+      if (!who || !word) return;
+      const [start, end] = word;
+      const insert = `@${who.username} `;
+      area.value = area.value.slice(0, start) + insert + area.value.slice(end);
+      const caret = start + insert.length;
+      area.setSelectionRange(caret, caret);
+      close();
+      status.textContent = `@${who.username} added`;
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+    };
+    const show = (found) => {
+      list.replaceChildren();
+      items = found;
+      for (const [i, who] of found.entries()) {
+        const li = document.createElement('li');
+        li.id = `${list.id}-${i}`;
+        li.setAttribute('role', 'option');
+        li.setAttribute('aria-selected', 'false');
+        const name = document.createElement('span');
+        name.className = 'mention-name';
+        name.textContent = who.name;
+        const handle = document.createElement('span');
+        handle.className = 'handle';
+        handle.textContent = ` @${who.username}`;
+        li.append(name, handle);
+        // mousedown, not click: picking must not take the focus from the text.
+        li.addEventListener('mousedown', (e) => { e.preventDefault(); pick(i); });
+        list.append(li);
+      }
+      list.hidden = found.length === 0;
+      active = -1;
+      area.removeAttribute('aria-activedescendant');
+      status.textContent = found.length === 0 ? ''
+        : `${found.length} ${found.length === 1 ? 'person matches' : 'people match'}; arrow keys to choose, Enter to pick`;
+    };
+    const lookup = () => {
+      const caret = area.selectionStart;
+      if (caret !== area.selectionEnd) { close(); return; }
+      const m = /(^|[^\w@])@(\w{1,30})$/.exec(area.value.slice(0, caret));
+      if (!m) { word = null; close(); return; }
+      word = [caret - m[2].length - 1, caret];
+      const q = m[2];
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        pending?.abort();
+        pending = new AbortController();
+        try {
+          const res = await fetch(`/mentions?q=${encodeURIComponent(q)}`, {
+            credentials: 'same-origin', headers: { Accept: 'application/json' }, signal: pending.signal,
+          });
+          if (!res.ok) { close(); return; }
+          const found = await res.json();
+          // Still the same word under the caret?
+          if (word && area.value.slice(word[0] + 1, word[1]) === q) show(found);
+        } catch (e) {
+          if (e.name !== 'AbortError') close();
+        }
+      }, 150);
+    };
+    area.addEventListener('input', lookup);
+    area.addEventListener('keydown', (e) => {
+      if (list.hidden || items.length === 0) return;
+      if (e.key === 'ArrowDown') {
+        e.preventDefault();
+        highlight((active + 1) % items.length);
+      } else if (e.key === 'ArrowUp') {
+        e.preventDefault();
+        highlight(active <= 0 ? items.length - 1 : active - 1);
+      } else if ((e.key === 'Enter' || e.key === 'Tab') && active >= 0 && !e.ctrlKey && !e.metaKey) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        pick(active);
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        close();
+      }
+    });
+    area.addEventListener('blur', () => setTimeout(close, 0));
+  }
+  // --- end of mention autocomplete ---
+
+  // ---------------------------------------------------------------------------------
   // Post actions (like, repost, bookmark): optimistic. The button flips and the count
   // moves at once; the form goes with fetch, and the server's answer sets the real state.
   // On failure the button flips back and the message is read out. Without this, the
@@ -497,6 +624,7 @@
 
   function start() {
     for (const form of document.querySelectorAll('form[data-composer]')) enhanceComposer(form);
+    for (const area of document.querySelectorAll('form[data-composer] textarea')) enhanceMentions(area);
     refreshTimes(document);
     setInterval(() => refreshTimes(document), 30000);
     const stream = document.body.dataset.live;

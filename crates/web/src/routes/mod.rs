@@ -6,6 +6,7 @@ mod feed;
 mod interactions;
 mod lists;
 mod live;
+mod mentions;
 mod pages;
 
 use askama::Template;
@@ -50,6 +51,7 @@ pub(crate) fn routes() -> Router<Starling> {
             post(lists::remove_member),
         )
         .route("/tags/{tag}/{action}", post(lists::follow_tag))
+        .route("/mentions", get(mentions::mentions))
         .route("/accounts/{id}/follow", post(actions::follow))
         .route("/accounts/{id}/unfollow", post(actions::unfollow))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
