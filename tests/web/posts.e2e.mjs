@@ -19,6 +19,7 @@ await run('posts', async (browser, problems) => {
   const ben = await watchedPage(benCtx, problems);
   const cy = await watchedPage(cyCtx, problems);
   let postId = null;
+  let minorAxe = 0;
   let listUrl = null;
 
   const action = (page, kind) => page.locator(`article#post-${postId} form[data-act="${kind}"] button`).first();
@@ -176,6 +177,49 @@ await run('posts', async (browser, problems) => {
     await ana.waitForFunction((el) => el.getAttribute('aria-pressed') === 'true', await last.elementHandle());
   });
 
+  await step('mention autocomplete, keyboard only: arrows, Enter and Tab pick, Escape closes', async () => {
+    await ben.goto(`${BASE}/home`);
+    const area = ben.getByLabel('What’s new?');
+    let found = false;
+    for (let i = 0; i < 20 && !found; i++) {
+      await ben.keyboard.press('Tab');
+      found = await ben.evaluate(() => document.activeElement?.id === 'composer-text');
+    }
+    assert.ok(found, 'the composer is reachable with Tab');
+    await ben.keyboard.type('Hi @po_a');
+    const listbox = ben.getByRole('listbox', { name: 'People to mention' });
+    await listbox.getByRole('option', { name: /po_ana/ }).waitFor();
+    assert.equal(await area.getAttribute('aria-activedescendant'), null, 'nothing chosen yet');
+    await ben.keyboard.press('ArrowDown');
+    const activeId = await area.getAttribute('aria-activedescendant');
+    assert.ok(activeId);
+    assert.equal(await ben.locator(`[id="${activeId}"]`).getAttribute('aria-selected'), 'true');
+    minorAxe += await axe(ben, 'composer with the mention list open');
+    await ben.keyboard.press('Enter');
+    assert.equal(await area.inputValue(), 'Hi @po_ana ');
+    assert.equal(await listbox.isHidden(), true);
+    await ben.keyboard.type('and @po_c');
+    await listbox.getByRole('option', { name: /po_cy/ }).waitFor();
+    await ben.keyboard.press('ArrowDown');
+    await ben.keyboard.press('Tab');
+    assert.equal(await area.inputValue(), 'Hi @po_ana and @po_cy ');
+    assert.equal(await ben.evaluate(() => document.activeElement?.id), 'composer-text', 'Tab picked, focus stayed');
+    await ben.keyboard.type('@po_');
+    await listbox.getByRole('option').first().waitFor();
+    await ben.keyboard.press('Escape');
+    assert.equal(await listbox.isHidden(), true);
+    await ben.keyboard.press('Backspace');
+    await ben.keyboard.press('Backspace');
+    await ben.keyboard.press('Backspace');
+    await ben.keyboard.press('Backspace');
+    await ben.keyboard.type('hello!');
+    await ben.keyboard.press('Control+Enter');
+    await ben.waitForURL(`${BASE}/home`);
+    const mine = ben.locator('[data-feed] article', { hasText: 'and @po_cy hello!' }).first();
+    await mine.waitFor();
+    assert.equal(await mine.locator('.content a', { hasText: 'po_ana' }).count(), 1, 'the mention is a link');
+  });
+
   await step('screenshots, no horizontal scroll at 360 px, axe clean: bookmarks, lists, list, hashtag', async () => {
     const state = await benCtx.storageState();
     const pages = [
@@ -184,7 +228,7 @@ await run('posts', async (browser, problems) => {
       ['list', new URL(listUrl).pathname],
       ['hashtag', '/tags/poflag'],
     ];
-    let minor = 0;
+    let minor = minorAxe;
     for (const [label, options] of [
       ['desktop', { viewport: DESKTOP }],
       ['phone', { viewport: PHONE, isMobile: true, hasTouch: true }],
