@@ -140,6 +140,11 @@ await run('posts', async (browser, problems) => {
     await ben.getByLabel('New title for po team').fill('po crew');
     await ben.getByRole('button', { name: 'Rename' }).click();
     await ben.getByRole('link', { name: 'po crew' }).waitFor();
+    // Back in, for the screenshots of a list with a member.
+    await ben.goto(listUrl);
+    await ben.getByLabel('Add someone you follow').fill('po_ana');
+    await ben.getByRole('button', { name: 'Add', exact: true }).click();
+    await ben.locator('.members').getByText('@po_ana').waitFor();
   });
 
   await step('hashtag page: follow and unfollow the tag', async () => {
