@@ -26,6 +26,10 @@ pub enum Nav {
     Notifications,
     /// The visitor's own profile.
     Profile,
+    /// Groups: the directory and group pages.
+    Groups,
+    /// Direct messages.
+    Messages,
     /// Anything else.
     Other,
 }
@@ -47,8 +51,9 @@ pub struct Layout {
     pub assets: &'static Assets,
     /// The current navigation entry.
     pub nav: Nav,
-    /// The live stream this page follows (`home`, `public`, or `notifications`), if any.
-    pub live: &'static str,
+    /// The live stream this page follows (`home`, `public`, `notifications`, or
+    /// `group:<id>`), if any.
+    pub live: String,
     /// The longest post, as the server counts.
     pub max_chars: usize,
 }
@@ -68,7 +73,8 @@ impl Layout {
             (Some(_), Nav::Home) => "home",
             (Some(_), Nav::Network) => "public",
             (Some(_), _) => "notifications",
-        };
+        }
+        .to_owned();
         Self {
             title: title.into(),
             network: app.settings().network_name.clone(),
@@ -101,6 +107,8 @@ impl Layout {
             "network" => Nav::Network,
             "notifications" => Nav::Notifications,
             "profile" => Nav::Profile,
+            "groups" => Nav::Groups,
+            "messages" => Nav::Messages,
             _ => Nav::Other,
         };
         this == self.nav
@@ -234,7 +242,12 @@ impl PostCard {
                     content: s.content.clone(),
                     spoiler: s.spoiler_text.clone(),
                     when: When::new(s.created_at, now_ms),
-                    audience: audience(&s.visibility),
+                    // A group's post reaches the group, whatever its visibility says.
+                    audience: if s.group_id.is_some() {
+                        "Group"
+                    } else {
+                        audience(&s.visibility)
+                    },
                     reply_to: s.in_reply_to_id.map(|id| format!("/statuses/{id}")),
                     replies: s.replies_count,
                     reposted_by: None,
@@ -332,6 +345,20 @@ pub struct Composer {
     pub visibility: String,
     /// Why the last attempt was refused.
     pub error: String,
+    /// An audience fixed by the page (a group, a conversation) instead of the choice.
+    pub fixed: Option<FixedAudience>,
+}
+
+/// An audience the composer does not let the writer change: the group the page is
+/// about, or the people of a conversation.
+#[derive(Debug, Clone)]
+pub struct FixedAudience {
+    /// The visibility sent (`direct` for a conversation; a group decides its own).
+    pub visibility: String,
+    /// The group posted to, if any.
+    pub group_id: Option<String>,
+    /// Who will see the post, in words.
+    pub label: String,
 }
 
 /// How far a visibility reaches; a reply never reaches further than its parent by default.
@@ -353,6 +380,7 @@ impl Composer {
             text: String::new(),
             visibility: me.default_privacy.clone(),
             error: String::new(),
+            fixed: None,
         }
     }
 
@@ -381,6 +409,7 @@ impl Composer {
             text,
             visibility,
             error: String::new(),
+            fixed: None,
         }
     }
 }
