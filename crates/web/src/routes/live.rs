@@ -237,6 +237,13 @@ async fn conversation_frames(
         out.push_str(&post_frame("post", v).unwrap_or_default());
         w.last = Some(w.last.map_or(v.status.id, |l| l.max(v.status.id)));
     }
+    // The thread is open in front of the visitor: what arrives there is read, as when
+    // the page is opened, so the list does not call it unread afterwards.
+    if !out.is_empty()
+        && let Err(e) = app.mark_conversation_read(&session.account, w.id).await
+    {
+        tracing::warn!(error = %e, "cannot mark a live conversation read");
+    }
     out
 }
 

@@ -41,17 +41,22 @@ pub(crate) struct ConversationCard {
 }
 
 impl ConversationCard {
-    /// The other participants' names, joined (`you` alone when there are none left).
+    /// The other participants' names, joined.
     pub fn names(&self) -> String {
-        if self.people.is_empty() {
-            return "Only you".to_owned();
-        }
-        self.people
-            .iter()
-            .map(|p| p.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names(&self.people)
     }
+}
+
+/// People's names, joined (`Only you` when no one else is left).
+fn names(people: &[Person]) -> String {
+    if people.is_empty() {
+        return "Only you".to_owned();
+    }
+    people
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The new-conversation form's fields (also its state when refused).
@@ -239,12 +244,6 @@ pub(crate) async fn show(
     let now = now_millis();
     let path = format!("/messages/{id}");
     let people: Vec<Person> = conversation.accounts.iter().map(Person::of).collect();
-    let card = ConversationCard {
-        url: path.clone(),
-        people: people.clone(),
-        unread: false,
-        last: None,
-    };
     // The reply answers the newest message and addresses everyone else in it.
     let mut composer = Composer::new(me, path.clone());
     composer.text = people
@@ -264,10 +263,9 @@ pub(crate) async fn show(
             username: author.clone(),
         });
     }
-    let earlier = match paged.next_max_id {
-        Some(next) => Some(format!("{path}?max_id={next}")),
-        None => None,
-    };
+    let earlier = paged
+        .next_max_id
+        .map(|next| format!("{path}?max_id={next}"));
     // Oldest first, as a conversation reads.
     let posts: Vec<PostCard> = paged
         .items
@@ -275,7 +273,7 @@ pub(crate) async fn show(
         .rev()
         .map(|v| PostCard::of(v, now))
         .collect();
-    let names = card.names();
+    let names = names(&people);
     let mut layout = layout(
         &app,
         Some(&session),
