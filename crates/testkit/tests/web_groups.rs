@@ -524,3 +524,189 @@ async fn conversations_are_started_answered_and_seen_only_by_their_people() {
     let mut visitor = Browser::new(&app);
     assert_eq!(visitor.get(&anas).await.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn group_admins_invite_edit_and_delete() {
+    let app = spawn_app().await;
+    let mut ana = Browser::new(&app);
+    ana.sign_up("ana").await;
+    let mut ben = Browser::new(&app);
+    ben.sign_up("ben").await;
+    let id = ana.create_group("Board", "private").await;
+    let group = format!("/groups/{id}");
+
+    // Invitations: unknown names and bad input are refused, naming the field.
+    for (field, says) in [
+        ("@nobody", "People to invite: no account is named @nobody"),
+        ("@b?n", "is not a username"),
+    ] {
+        let r = ana
+            .send(&format!("{group}/invitations"), &[("usernames", field)])
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains(says), "{says}");
+    }
+    // A member who is no admin cannot invite.
+    let r = ben
+        .send(&format!("{group}/invitations"), &[("usernames", "@ben")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = ana
+        .send(&format!("{group}/invitations"), &[("usernames", "@ben")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // Ben is told, with a link to the group, and joins without waiting.
+    let html = ben.page("/notifications").await;
+    assert!(html.contains(&format!(
+        "invited you to a group: <a href=\"{group}\">Board</a>"
+    )));
+    let html = ben.page(&group).await;
+    assert!(html.contains("Accept invitation") && html.contains("Decline"));
+    ben.send(&format!("{group}/join"), &[]).await;
+    assert!(ben.page(&group).await.contains("Leave group"));
+
+    // Editing: the service's rules and messages apply.
+    let r = ben
+        .send(
+            &format!("{group}/edit"),
+            &[
+                ("name", "Mine now"),
+                ("description", ""),
+                ("visibility", "public"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = ana
+        .send(
+            &format!("{group}/edit"),
+            &[
+                ("name", ""),
+                ("description", "x"),
+                ("visibility", "private"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("role=\"alert\">Not changed: ")
+    );
+    let r = ana
+        .send(
+            &format!("{group}/edit"),
+            &[
+                ("name", "Board of directors"),
+                ("description", "Decisions"),
+                ("visibility", "private"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(ben.page(&group).await.contains("Board of directors"));
+
+    // Deleting: owners only, and only with the box ticked.
+    let r = ana.send(&format!("{group}/delete"), &[]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("tick the box"));
+    let r = ben
+        .send(&format!("{group}/delete"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = ana
+        .send(&format!("{group}/delete"), &[("confirm", "yes")])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "/groups");
+    assert_eq!(ana.get(&group).await.status(), StatusCode::NOT_FOUND);
+}
+
+/// The `href` of the link whose text is `text`.
+fn link_to(html: &str, text: &str) -> Option<String> {
+    let end = html.find(&format!("\">{text}</a>"))?;
+    let start = html[..end].rfind("href=\"")? + "href=\"".len();
+    Some(html[start..end].replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn long_lists_are_paginated() {
+    let app = spawn_app().await;
+    let mut ana = Browser::new(&app);
+    ana.sign_up("ana").await;
+    let mut ben = Browser::new(&app);
+    ben.sign_up("ben").await;
+    let csrf = ana.csrf().await;
+
+    // 21 groups: the directory's second page has the oldest.
+    let mut first = String::new();
+    for n in 0..21 {
+        let id = ana
+            .create_group(&format!("Group number {n:02}"), "public")
+            .await;
+        if n == 0 {
+            first = id;
+        }
+    }
+    let html = ana.page("/groups").await;
+    assert!(html.contains("Group number 20") && !html.contains("Group number 00"));
+    let more = link_to(&html, "More groups").expect("a link to more groups");
+    assert!(ana.page(&more).await.contains("Group number 00"));
+
+    // 21 posts in a group: the second page of its timeline has the first.
+    let group = format!("/groups/{first}");
+    for n in 0..21 {
+        let r = ana
+            .post_in_group(&first, &format!("group post {n:02}"))
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let html = ana.page(&group).await;
+    assert!(html.contains("group post 20") && !html.contains("group post 00"));
+    let older = link_to(&html, "Older posts").expect("a link to older posts");
+    assert!(ana.page(&older).await.contains("group post 00"));
+
+    // 21 messages in one conversation: the newest page, oldest first, links to earlier.
+    let r = ana
+        .send(
+            "/messages",
+            &[("recipients", "@ben"), ("status", "message 00")],
+        )
+        .await;
+    let thread = location(&r);
+    for n in 1..21 {
+        let html = ana.page(&thread).await;
+        let marker = "name=\"in_reply_to_id\" value=\"";
+        let s = html.find(marker).unwrap() + marker.len();
+        let parent = html[s..s + html[s..].find('"').unwrap()].to_owned();
+        let text = format!("@ben message {n:02}");
+        let r = ana
+            .post(
+                "/statuses",
+                &[
+                    ("csrf", &csrf),
+                    ("status", &text),
+                    ("visibility", "direct"),
+                    ("in_reply_to_id", &parent),
+                    ("return_to", &thread),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+    let html = ana.page(&thread).await;
+    assert!(!html.contains("message 00"));
+    let (a, b) = (
+        html.find("message 01").unwrap(),
+        html.find("message 20").unwrap(),
+    );
+    assert!(a < b, "oldest first");
+    let earlier = link_to(&html, "Earlier messages").expect("a link to earlier messages");
+    let html = ana.page(&earlier).await;
+    assert!(html.contains("message 00") && html.contains("Newest messages"));
+    // All of it is one conversation in Ben's list.
+    let html = ben.page("/messages").await;
+    assert_eq!(html.matches("class=\"conversation-item").count(), 1);
+    assert!(html.contains("message 20"));
+}

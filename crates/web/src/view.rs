@@ -275,6 +275,8 @@ pub struct NoteCard {
     pub when: When,
     /// The post it is about.
     pub post: Option<PostCard>,
+    /// The group it is about (join requests, invitations, approvals): its page and name.
+    pub group: Option<(String, String)>,
 }
 
 impl NoteCard {
@@ -299,6 +301,10 @@ impl NoteCard {
             what,
             when: When::new(n.notification.created_at, now_ms),
             post: n.status.as_ref().map(|s| PostCard::of(s, now_ms)),
+            group: n
+                .group
+                .as_ref()
+                .map(|g| (format!("/groups/{}", g.id), g.name.clone())),
         }
     }
 }

@@ -538,3 +538,73 @@ pub(crate) async fn edit(
         Err(e) => refused(&app, &session, id, e).await,
     }
 }
+
+/// The invitation form's fields.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InviteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    usernames: String,
+}
+
+/// `POST /groups/{id}/invitations` (`usernames`: `@ana @ben`): owners and admins invite
+/// people, who may then join without approval.
+pub(crate) async fn invite(
+    State(app): State<Starling>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<InviteForm>,
+) -> WebResult<Response> {
+    session.check_csrf(&form.csrf)?;
+    let id = group_id(&id)?;
+    let names = match super::messages::usernames(&form.usernames, "People to invite") {
+        Ok(names) => names,
+        Err(reason) => {
+            return refused(&app, &session, id, ServiceError::Validation(reason)).await;
+        }
+    };
+    let mut ids = Vec::with_capacity(names.len());
+    for name in &names {
+        match app.lookup(name).await {
+            Ok(account) => ids.push(account.id),
+            Err(ServiceError::NotFound) => {
+                let reason = format!("People to invite: no account is named @{name}");
+                return refused(&app, &session, id, ServiceError::Validation(reason)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    match app.invite_to_group(&session.account, id, &ids).await {
+        Ok(_) => Ok(see_other(&format!("/groups/{id}/members"))),
+        Err(e) => refused(&app, &session, id, e).await,
+    }
+}
+
+/// The delete form's fields: the box that confirms it.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /groups/{id}/delete` (`confirm=yes`): owners delete the group and its posts.
+pub(crate) async fn delete(
+    State(app): State<Starling>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<DeleteForm>,
+) -> WebResult<Response> {
+    session.check_csrf(&form.csrf)?;
+    let id = group_id(&id)?;
+    if form.confirm != "yes" {
+        let reason = "confirm: tick the box to delete the group and its posts".to_owned();
+        return refused(&app, &session, id, ServiceError::Validation(reason)).await;
+    }
+    match app.delete_group(&session.account, id).await {
+        Ok(()) => Ok(see_other("/groups")),
+        Err(e) => refused(&app, &session, id, e).await,
+    }
+}

@@ -137,6 +137,12 @@ pub(crate) async fn index(
 
 /// The usernames of a recipients field (`@ana, @ben eve`), or why it cannot be read.
 fn recipients(field: &str) -> Result<Vec<String>, String> {
+    usernames(field, "Recipients")
+}
+
+/// The usernames of a field listing people (`@ana, @ben eve`), or why it cannot be
+/// read; `label` names the field in the message.
+pub(crate) fn usernames(field: &str, label: &str) -> Result<Vec<String>, String> {
     let mut names: Vec<String> = Vec::new();
     for token in field.split(|c: char| c.is_whitespace() || c == ',') {
         let name = token.trim().trim_start_matches('@');
@@ -145,7 +151,7 @@ fn recipients(field: &str) -> Result<Vec<String>, String> {
         }
         if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!(
-                "Recipients: “{}” is not a username (letters, digits and underscores, as @name)",
+                "{label}: “{}” is not a username (letters, digits and underscores, as @name)",
                 token.trim()
             ));
         }
@@ -154,7 +160,7 @@ fn recipients(field: &str) -> Result<Vec<String>, String> {
         }
     }
     if names.is_empty() {
-        return Err("Recipients: name at least one person, as @name".to_owned());
+        return Err(format!("{label}: name at least one person, as @name"));
     }
     Ok(names)
 }

@@ -48,6 +48,8 @@ pub(crate) fn routes() -> Router<Starling> {
         .route("/groups/{id}/join", post(groups::join))
         .route("/groups/{id}/leave", post(groups::leave))
         .route("/groups/{id}/edit", post(groups::edit))
+        .route("/groups/{id}/delete", post(groups::delete))
+        .route("/groups/{id}/invitations", post(groups::invite))
         .route("/groups/{id}/members", get(groups::members))
         .route(
             "/groups/{id}/members/{account_id}/role",
