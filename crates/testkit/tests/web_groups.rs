@@ -653,6 +653,15 @@ async fn long_lists_are_paginated() {
     assert!(html.contains("Group number 20") && !html.contains("Group number 00"));
     let more = link_to(&html, "More groups").expect("a link to more groups");
     assert!(ana.page(&more).await.contains("Group number 00"));
+    // Ben's own groups: none yet; after joining one, that one only.
+    assert!(
+        ben.page("/groups?mine=1")
+            .await
+            .contains("You are in no group yet")
+    );
+    ben.send(&format!("/groups/{first}/join"), &[]).await;
+    let html = ben.page("/groups?mine=1").await;
+    assert!(html.contains("Group number 00") && !html.contains("Group number 01"));
 
     // 21 posts in a group: the second page of its timeline has the first.
     let group = format!("/groups/{first}");

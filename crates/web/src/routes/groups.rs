@@ -121,10 +121,28 @@ pub(crate) struct GroupForm {
     visibility: String,
 }
 
+/// `?max_id=` and `?mine=1` (only the visitor's own groups) for the directory.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DirectoryQuery {
+    #[serde(default, deserialize_with = "opt_id")]
+    max_id: Option<i64>,
+    #[serde(default)]
+    mine: Option<String>,
+}
+
+impl DirectoryQuery {
+    fn mine(&self) -> bool {
+        self.mine
+            .as_deref()
+            .is_some_and(|m| !m.is_empty() && m != "0")
+    }
+}
+
 #[derive(Template)]
 #[template(path = "groups.html")]
 struct DirectoryPage {
     layout: Layout,
+    mine: bool,
     groups: Vec<GroupCard>,
     older: Option<String>,
     form: GroupForm,
@@ -135,7 +153,7 @@ struct DirectoryPage {
 async fn directory(
     app: &Starling,
     session: &crate::session::Session,
-    q: &Older,
+    q: &DirectoryQuery,
     form: GroupForm,
     error: String,
 ) -> WebResult<Response> {
@@ -143,13 +161,16 @@ async fn directory(
         max_id: q.max_id,
         ..Page::first(PAGE_SIZE)
     };
-    let paged = app.groups(&session.account, false, page).await?;
+    let mine = q.mine();
+    let paged = app.groups(&session.account, mine, page).await?;
+    let base = if mine { "/groups?mine=1&" } else { "/groups?" };
     let older = match paged.next_max_id {
-        Some(id) if paged.items.len() as i64 >= PAGE_SIZE => Some(format!("/groups?max_id={id}")),
+        Some(id) if paged.items.len() as i64 >= PAGE_SIZE => Some(format!("{base}max_id={id}")),
         _ => None,
     };
     render(&DirectoryPage {
         layout: layout(app, Some(session), "Groups", Nav::Groups).await?,
+        mine,
         groups: paged.items.iter().map(GroupCard::of).collect(),
         older,
         form,
@@ -157,12 +178,12 @@ async fn directory(
     })
 }
 
-/// `GET /groups`: public groups and the visitor's own, newest first, with a form to
-/// create one.
+/// `GET /groups` (`?mine=1`: only the visitor's own): public groups and the visitor's
+/// own, newest first, with a form to create one.
 pub(crate) async fn index(
     State(app): State<Starling>,
     SignedIn(session): SignedIn,
-    Query(q): Query<Older>,
+    Query(q): Query<DirectoryQuery>,
 ) -> WebResult<Response> {
     let form = GroupForm {
         visibility: "public".to_owned(),
@@ -188,7 +209,7 @@ pub(crate) async fn create(
         Ok(view) => Ok(see_other(&format!("/groups/{}", view.group.id))),
         Err(ServiceError::Validation(reason)) => {
             let error = format!("The group was not created: {reason}");
-            let page = directory(&app, &session, &Older::default(), form, error).await?;
+            let page = directory(&app, &session, &DirectoryQuery::default(), form, error).await?;
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
         Err(e) => Err(e.into()),
