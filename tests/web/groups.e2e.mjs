@@ -129,6 +129,8 @@ await run('groups', async (browser, problems) => {
     await ana.waitForURL(`${BASE}/messages`);
     await ana.getByLabel('To').fill('@gr_ben');
     await ana.getByLabel('Message').fill('Lunch at noon?');
+    // The counter counts the names the message starts with, as the server does.
+    assert.equal(await ana.locator('[data-count]').getAttribute('data-left'), String(140 - 8 - 14));
     await ana.getByRole('button', { name: 'Send' }).click();
     await ana.waitForURL(/\/messages\/\d+$/);
     anasThread = new URL(ana.url()).pathname;

@@ -233,8 +233,9 @@
     const count = form.querySelector('[data-count]');
     const send = form.querySelector('[data-send]');
     if (!area || !count || !send) return;
-    const max = Number(area.dataset.max) || 140;
     const update = () => {
+      // Read each time: a form may lower it (the new-conversation form's names count).
+      const max = Number(area.dataset.max) || 140;
       const used = postLength(area.value);
       const left = max - used;
       count.textContent = left >= 0
@@ -416,9 +417,31 @@
     });
   }
 
+  // The new-conversation form sends "@ana @ben " before the message, and the server
+  // counts it: the counter's limit drops by what the names take.
+  function countRecipients(form) {
+    const to = form.querySelector('[data-recipients]');
+    const area = form.querySelector('textarea');
+    if (!to || !area || !window.starlingPostLength) return;
+    const limit = Number(area.dataset.max) || 140;
+    const update = () => {
+      const names = [];
+      for (const token of to.value.split(/[\s,]+/)) {
+        const name = token.replace(/^@+/, '');
+        if (name && !names.some((n) => n.toLowerCase() === name.toLowerCase())) names.push(name);
+      }
+      const prefix = names.length ? `${names.map((n) => `@${n}`).join(' ')} ` : '';
+      area.dataset.max = String(limit - window.starlingPostLength(prefix));
+      area.dispatchEvent(new Event('input'));
+    };
+    to.addEventListener('input', update);
+    update();
+  }
+
   function start() {
     const thread = document.querySelector('[data-conversation]');
     if (thread) startConversation(thread);
+    for (const form of document.querySelectorAll('form[data-new-conversation]')) countRecipients(form);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
