@@ -184,6 +184,60 @@ impl Starling {
         Ok(())
     }
 
+    /// One of `me`'s conversations (by the row id the list gives) with a page of its
+    /// messages that `me` took part in and may still see, newest first. Another
+    /// account's conversation is 404, whoever asks: its existence is nobody else's
+    /// business.
+    pub async fn conversation_thread(
+        &self,
+        me: &AccountRecord,
+        id: i64,
+        page: Page,
+    ) -> Result<(ConversationView, Paged<StatusView>)> {
+        let record = self.db().conversation(me.id, id).await?;
+        let raw = self
+            .db()
+            .conversation_page(record.conversation_id, me.id, &page)
+            .await?;
+        let full = raw.len() >= page.limit.max(1) as usize;
+        let items = self.present(Some(me), raw, false).await?;
+        // As for the list, cursors name only messages the reader sees.
+        let next_max_id = items.last().map(|v| v.status.id).filter(|_| full);
+        let prev_min_id = items.first().map(|v| v.status.id);
+        let view = self
+            .present_conversations(me, vec![record])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(ServiceError::NotFound)?;
+        Ok((
+            view,
+            Paged {
+                items,
+                next_max_id,
+                prev_min_id,
+            },
+        ))
+    }
+
+    /// `me`'s conversation row for the direct post `status_id` (which `me` wrote or was
+    /// addressed in): where a front end goes after sending a message.
+    pub async fn conversation_of_message(
+        &self,
+        me: &AccountRecord,
+        status_id: i64,
+    ) -> Result<ConversationRecord> {
+        let conversation = self
+            .db()
+            .conversation_of(status_id)
+            .await?
+            .ok_or(ServiceError::NotFound)?;
+        Ok(self
+            .db()
+            .conversation_by_thread(me.id, conversation)
+            .await?)
+    }
+
     /// Builds views of `me`'s conversation rows, in the same order. The last message goes
     /// through [`Starling::present`] like every read; when the recorded one was deleted
     /// or is hidden now (a block since), the newest message `me` may still see stands in.

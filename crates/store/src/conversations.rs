@@ -245,6 +245,31 @@ impl Db {
     }
 }
 
+impl Db {
+    /// A page of the messages of a conversation that `account_id` wrote or was addressed
+    /// in, newest first (keyset on the post id): what a participant's thread shows.
+    pub async fn conversation_page(
+        &self,
+        conversation_id: i64,
+        account_id: i64,
+        page: &Page,
+    ) -> Result<Vec<StatusRecord>> {
+        let mut sql = format!(
+            "SELECT {STATUS_COLUMNS} FROM statuses s \
+             JOIN conversation_statuses c ON c.status_id = s.id \
+             WHERE c.conversation_id = $1 AND (s.account_id = $2 OR EXISTS ( \
+               SELECT 1 FROM status_mentions m WHERE m.status_id = s.id AND m.account_id = $2))"
+        );
+        let mut args = vec![Arg::I(conversation_id), Arg::I(account_id)];
+        let order = page.apply(&mut sql, "s.id", &mut args);
+        sql.push_str(&order);
+        let rows = bind_all(sqlx::query(&sql), &args)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(page.finish(rows_to_statuses(&rows)?))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -233,8 +233,9 @@
     const count = form.querySelector('[data-count]');
     const send = form.querySelector('[data-send]');
     if (!area || !count || !send) return;
-    const max = Number(area.dataset.max) || 140;
     const update = () => {
+      // Read each time: a form may lower it (the new-conversation form's names count).
+      const max = Number(area.dataset.max) || 140;
       const used = postLength(area.value);
       const left = max - used;
       count.textContent = left >= 0
@@ -631,6 +632,81 @@
     if (stream) startLive(stream);
     startActions();
     startInfiniteScroll();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
+})();
+
+// ===================================================================================
+// Groups and direct messages (web-groups): an open conversation receives its new
+// messages live, at the bottom where a conversation grows, announced to screen readers.
+// The group page needs nothing here: its timeline uses the live bar above
+// (`data-live="group:<id>"`).
+// ===================================================================================
+(() => {
+  function startConversation(thread) {
+    if (!('EventSource' in window)) return;
+    // Only the newest page of a conversation grows.
+    if (new URLSearchParams(location.search).has('max_id')) return;
+    const list = thread.querySelector('[data-messages]');
+    const notice = thread.querySelector('[data-new-message]');
+    if (!list) return;
+    const shown = list.querySelectorAll('article[data-entry-id]');
+    const newest = shown.length ? shown[shown.length - 1].dataset.entryId : null;
+    const since = newest ? `&since=${encodeURIComponent(newest)}` : '';
+    const stream = encodeURIComponent(`conversation:${thread.dataset.conversation}`);
+    const source = new EventSource(`/live?stream=${stream}${since}`);
+    source.addEventListener('post', (e) => {
+      const post = JSON.parse(e.data);
+      if (document.getElementById(`post-${post.id}`)) return;
+      const t = document.createElement('template');
+      t.innerHTML = post.html; // server-rendered with the page's own template; text escaped
+      const node = t.content.firstElementChild;
+      if (!node) return;
+      node.classList.add('fresh');
+      list.append(node);
+      thread.querySelector('[data-empty]')?.remove();
+      if (notice) {
+        const who = node.querySelector('.author .name')?.textContent || 'someone';
+        notice.textContent = `New message from ${who}`;
+      }
+    });
+    source.addEventListener('unread', (e) => {
+      const n = Number(e.data) || 0;
+      const badge = document.querySelector('[data-unread]');
+      const label = document.querySelector('[data-unread-count]');
+      if (!badge || !label) return;
+      label.textContent = n >= 40 ? `${n}+` : String(n);
+      badge.hidden = n === 0;
+    });
+  }
+
+  // The new-conversation form sends "@ana @ben " before the message, and the server
+  // counts it: the counter's limit drops by what the names take.
+  function countRecipients(form) {
+    const to = form.querySelector('[data-recipients]');
+    const area = form.querySelector('textarea');
+    if (!to || !area || !window.starlingPostLength) return;
+    const limit = Number(area.dataset.max) || 140;
+    const update = () => {
+      const names = [];
+      for (const token of to.value.split(/[\s,]+/)) {
+        const name = token.replace(/^@+/, '');
+        if (name && !names.some((n) => n.toLowerCase() === name.toLowerCase())) names.push(name);
+      }
+      const prefix = names.length ? `${names.map((n) => `@${n}`).join(' ')} ` : '';
+      area.dataset.max = String(limit - window.starlingPostLength(prefix));
+      area.dispatchEvent(new Event('input'));
+    };
+    to.addEventListener('input', update);
+    update();
+  }
+
+  function start() {
+    const thread = document.querySelector('[data-conversation]');
+    if (thread) startConversation(thread);
+    for (const form of document.querySelectorAll('form[data-new-conversation]')) countRecipients(form);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

@@ -26,6 +26,10 @@ pub enum Nav {
     Notifications,
     /// The visitor's own profile.
     Profile,
+    /// Groups: the directory and group pages.
+    Groups,
+    /// Direct messages.
+    Messages,
     /// Anything else.
     Other,
     // --- Lists and bookmarks ---
@@ -52,8 +56,9 @@ pub struct Layout {
     pub assets: &'static Assets,
     /// The current navigation entry.
     pub nav: Nav,
-    /// The live stream this page follows (`home`, `public`, or `notifications`), if any.
-    pub live: &'static str,
+    /// The live stream this page follows (`home`, `public`, `notifications`, or
+    /// `group:<id>`), if any.
+    pub live: String,
     /// The longest post, as the server counts.
     pub max_chars: usize,
 }
@@ -73,7 +78,8 @@ impl Layout {
             (Some(_), Nav::Home) => "home",
             (Some(_), Nav::Network) => "public",
             (Some(_), _) => "notifications",
-        };
+        }
+        .to_owned();
         Self {
             title: title.into(),
             network: app.settings().network_name.clone(),
@@ -108,6 +114,8 @@ impl Layout {
             "profile" => Nav::Profile,
             "lists" => Nav::Lists,
             "bookmarks" => Nav::Bookmarks,
+            "groups" => Nav::Groups,
+            "messages" => Nav::Messages,
             _ => Nav::Other,
         };
         this == self.nav
@@ -254,7 +262,12 @@ impl PostCard {
                     content: s.content.clone(),
                     spoiler: s.spoiler_text.clone(),
                     when: When::new(s.created_at, now_ms),
-                    audience: audience(&s.visibility),
+                    // A group's post reaches the group, whatever its visibility says.
+                    audience: if s.group_id.is_some() {
+                        "Group"
+                    } else {
+                        audience(&s.visibility)
+                    },
                     reply_to: s.in_reply_to_id.map(|id| format!("/statuses/{id}")),
                     replies: s.replies_count,
                     reposted_by: None,
@@ -291,6 +304,8 @@ pub struct NoteCard {
     pub when: When,
     /// The post it is about.
     pub post: Option<PostCard>,
+    /// The group it is about (join requests, invitations, approvals): its page and name.
+    pub group: Option<(String, String)>,
 }
 
 impl NoteCard {
@@ -315,6 +330,10 @@ impl NoteCard {
             what,
             when: When::new(n.notification.created_at, now_ms),
             post: n.status.as_ref().map(|s| PostCard::of(s, now_ms)),
+            group: n
+                .group
+                .as_ref()
+                .map(|g| (format!("/groups/{}", g.id), g.name.clone())),
         }
     }
 }
@@ -361,6 +380,20 @@ pub struct Composer {
     pub visibility: String,
     /// Why the last attempt was refused.
     pub error: String,
+    /// An audience fixed by the page (a group, a conversation) instead of the choice.
+    pub fixed: Option<FixedAudience>,
+}
+
+/// An audience the composer does not let the writer change: the group the page is
+/// about, or the people of a conversation.
+#[derive(Debug, Clone)]
+pub struct FixedAudience {
+    /// The visibility sent (`direct` for a conversation; a group decides its own).
+    pub visibility: String,
+    /// The group posted to, if any.
+    pub group_id: Option<String>,
+    /// Who will see the post, in words.
+    pub label: String,
 }
 
 /// How far a visibility reaches; a reply never reaches further than its parent by default.
@@ -382,6 +415,7 @@ impl Composer {
             text: String::new(),
             visibility: me.default_privacy.clone(),
             error: String::new(),
+            fixed: None,
         }
     }
 
@@ -410,6 +444,7 @@ impl Composer {
             text,
             visibility,
             error: String::new(),
+            fixed: None,
         }
     }
 }

@@ -28,6 +28,9 @@ pub(crate) struct PostForm {
     #[serde(default, deserialize_with = "opt_id")]
     in_reply_to_id: Option<i64>,
     return_to: Option<String>,
+    /// The group posted to (the group page's composer).
+    #[serde(default, deserialize_with = "opt_id")]
+    group_id: Option<i64>,
 }
 
 #[derive(Template)]
@@ -50,6 +53,7 @@ pub(crate) async fn post_status(
         text: form.status.clone(),
         visibility: form.visibility.clone(),
         in_reply_to_id: form.in_reply_to_id,
+        group_id: form.group_id,
         ..NewPost::default()
     };
     match app.post(&session.principal, req).await {
@@ -66,6 +70,12 @@ pub(crate) async fn post_status(
             composer.text = form.status;
             if let Some(v) = form.visibility {
                 composer.visibility = v;
+            }
+            // A group's composer stays the group's.
+            if let Some(id) = form.group_id
+                && let Ok(group) = app.group(me, id).await
+            {
+                composer.fixed = Some(super::groups::audience_of(&group));
             }
             composer.error = format!("Your post was not published: {reason}");
             let page = ComposePage {

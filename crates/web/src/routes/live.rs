@@ -26,12 +26,13 @@ use starling_service::{Page, Starling};
 use std::convert::Infallible;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::error::WebResult;
+use crate::error::{WebError, WebResult};
 use crate::forms::opt_id;
 use crate::session::{Session, SignedIn};
 use crate::view::{PostCard, Viewer};
 
-/// `?stream=`: `home`, `public` or `notifications` (the default); `since`: the newest
+/// `?stream=`: `home`, `public`, `group:<id>`, `conversation:<id>` or `notifications`
+/// (the default); `since`: the newest
 /// post the page shows, so posts written between the page and the stream are not lost.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct LiveParams {
@@ -61,6 +62,7 @@ pub(crate) async fn live(
     Query(q): Query<LiveParams>,
 ) -> WebResult<Response> {
     let mut sub = app.subscribe(&session.principal).await?;
+    let mut watch: Option<ConversationWatch> = None;
     let timeline = match q.stream.as_deref() {
         // `user` carries the home timeline and the notifications together.
         Some("home") => {
@@ -77,6 +79,29 @@ pub(crate) async fn live(
             sub.add(StreamSpec::UserNotification).await?;
             Some(Timeline::Public)
         }
+        // ---- Groups and direct messages (web-groups) ----
+        Some(s) if s.starts_with("group:") => {
+            let id = s["group:".len()..]
+                .parse::<i64>()
+                .map_err(|_| WebError::NotFound)?;
+            // The service checks that the visitor may read the group (403 otherwise).
+            sub.add(StreamSpec::Group(id)).await?;
+            sub.add(StreamSpec::UserNotification).await?;
+            Some(Timeline::Group(id))
+        }
+        Some(s) if s.starts_with("conversation:") => {
+            let id = s["conversation:".len()..]
+                .parse::<i64>()
+                .map_err(|_| WebError::NotFound)?;
+            // One of the visitor's own conversations, or 404.
+            app.conversation_thread(&session.account, id, Page::first(1))
+                .await?;
+            sub.add(StreamSpec::Direct).await?;
+            sub.add(StreamSpec::UserNotification).await?;
+            watch = Some(ConversationWatch { id, last: None });
+            None
+        }
+        // ---- end groups and direct messages ----
         _ => {
             sub.add(StreamSpec::UserNotification).await?;
             None
@@ -90,6 +115,12 @@ pub(crate) async fn live(
         .and_then(parse_id)
         .or(q.since);
     let mut missed = String::new();
+    if let Some(w) = watch.as_mut() {
+        w.last = since;
+        if since.is_some() {
+            missed.push_str(&conversation_frames(&app, &session, w).await);
+        }
+    }
     if let (Some(tl), Some(since)) = (timeline, since) {
         let page = Page {
             since_id: Some(since),
@@ -104,14 +135,15 @@ pub(crate) async fn live(
     let every = app.settings().streaming_heartbeat();
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let frames =
-        futures_util::stream::unfold(Some((sub, app, session, ticks)), |state| async move {
-            let (mut sub, app, session, mut ticks) = state?;
+    let frames = futures_util::stream::unfold(
+        Some((sub, app, session, ticks, watch)),
+        |state| async move {
+            let (mut sub, app, session, mut ticks, mut watch) = state?;
             let frame = loop {
                 tokio::select! {
                     message = sub.next() => match message {
                         Ok(m) => {
-                            if let Some(frame) = frame(&app, &session, m.event).await {
+                            if let Some(frame) = frame(&app, &session, &mut watch, m.event).await {
                                 break frame;
                             }
                         }
@@ -124,9 +156,10 @@ pub(crate) async fn live(
             };
             Some((
                 Ok::<_, Infallible>(Bytes::from(frame)),
-                Some((sub, app, session, ticks)),
+                Some((sub, app, session, ticks, watch)),
             ))
-        });
+        },
+    );
     // The opening comment lets the browser see the stream open at once; `retry` asks it
     // to reconnect after 3 s if the connection drops.
     let opening = futures_util::stream::once(async move {
@@ -144,7 +177,12 @@ pub(crate) async fn live(
 }
 
 /// The SSE frame for an event, or `None` for events this page does not show.
-async fn frame(app: &Starling, session: &Session, event: StreamEvent) -> Option<String> {
+async fn frame(
+    app: &Starling,
+    session: &Session,
+    watch: &mut Option<ConversationWatch>,
+    event: StreamEvent,
+) -> Option<String> {
     match event {
         StreamEvent::Update(v) => post_frame("post", &v, session),
         StreamEvent::StatusUpdate(v) => post_frame("edit", &v, session),
@@ -157,9 +195,60 @@ async fn frame(app: &Starling, session: &Session, event: StreamEvent) -> Option<
                 None
             }
         },
-        StreamEvent::Conversation(_) => None,
+        StreamEvent::Conversation(c) => match watch {
+            Some(w) if c.record.id == w.id => {
+                Some(conversation_frames(app, session, w).await).filter(|f| !f.is_empty())
+            }
+            _ => None,
+        },
     }
 }
+
+// ---- Groups and direct messages (web-groups) ----
+
+/// The conversation an open thread page shows, and the newest message sent to it.
+struct ConversationWatch {
+    /// The visitor's conversation (row id, as in `/messages/<id>`).
+    id: i64,
+    /// The newest message the page has.
+    last: Option<i64>,
+}
+
+/// The messages of the watched conversation newer than the page's newest, oldest first.
+/// Read on every conversation event rather than taken from the event itself, which
+/// carries only the newest message: two sent close together would lose the first.
+async fn conversation_frames(
+    app: &Starling,
+    session: &Session,
+    w: &mut ConversationWatch,
+) -> String {
+    let page = Page {
+        since_id: w.last,
+        ..Page::first(CATCH_UP)
+    };
+    let views = match app.conversation_thread(&session.account, w.id, page).await {
+        Ok((_, paged)) => paged.items,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read a conversation for a live page");
+            return String::new();
+        }
+    };
+    let mut out = String::new();
+    for v in views.iter().rev() {
+        out.push_str(&post_frame("post", v, session).unwrap_or_default());
+        w.last = Some(w.last.map_or(v.status.id, |l| l.max(v.status.id)));
+    }
+    // The thread is open in front of the visitor: what arrives there is read, as when
+    // the page is opened, so the list does not call it unread afterwards.
+    if !out.is_empty()
+        && let Err(e) = app.mark_conversation_read(&session.account, w.id).await
+    {
+        tracing::warn!(error = %e, "cannot mark a live conversation read");
+    }
+    out
+}
+
+// ---- end groups and direct messages ----
 
 fn post_frame(
     name: &str,

@@ -3,10 +3,12 @@
 mod actions;
 mod auth;
 mod feed;
+mod groups;
 mod interactions;
 mod lists;
 mod live;
 mod mentions;
+mod messages;
 mod pages;
 
 use askama::Template;
@@ -58,6 +60,33 @@ pub(crate) fn routes() -> Router<Starling> {
         .route("/sign-up", get(auth::sign_up_page).post(auth::sign_up))
         .route("/sign-out", post(auth::sign_out))
         .route("/live", get(live::live))
+        // Groups and direct messages (`groups.rs`, `messages.rs`).
+        .route("/groups", get(groups::index).post(groups::create))
+        .route("/groups/{id}", get(groups::show))
+        .route("/groups/{id}/join", post(groups::join))
+        .route("/groups/{id}/leave", post(groups::leave))
+        .route("/groups/{id}/edit", post(groups::edit))
+        .route("/groups/{id}/delete", post(groups::delete))
+        .route("/groups/{id}/invitations", post(groups::invite))
+        .route("/groups/{id}/members", get(groups::members))
+        .route(
+            "/groups/{id}/members/{account_id}/role",
+            post(groups::set_role),
+        )
+        .route(
+            "/groups/{id}/members/{account_id}/remove",
+            post(groups::remove),
+        )
+        .route(
+            "/groups/{id}/requests/{account_id}/authorize",
+            post(groups::authorize),
+        )
+        .route(
+            "/groups/{id}/requests/{account_id}/reject",
+            post(groups::reject),
+        )
+        .route("/messages", get(messages::index).post(messages::create))
+        .route("/messages/{id}", get(messages::show))
         .route("/assets/{file}", get(crate::assets::serve))
         // `/@name` and `/@name/123` (the URLs the API gives accounts and posts). The
         // router cannot match a prefix inside a segment, so the handlers check the `@`.

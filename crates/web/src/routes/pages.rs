@@ -25,7 +25,7 @@ const PAGE_SIZE: i64 = 20;
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct Older {
     #[serde(default, deserialize_with = "opt_id")]
-    max_id: Option<i64>,
+    pub(crate) max_id: Option<i64>,
 }
 
 impl Older {
