@@ -5,6 +5,7 @@
 //! a signal handler, so integration tests bind `127.0.0.1:0`, read the port, and stop the
 //! server by firing a channel (as mini-redis's `tests/server.rs` does).
 
+pub mod allocator;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -8,8 +8,24 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime starts its threads, so that none of them gets an extra arena.
+    starling_server::allocator::limit_arenas();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run())
+}
+
+/// Parses the command line and runs the command on the runtime.
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     // `serve` narrates start-up and shutdown at `info`; admin commands stay quiet except
     // for warnings, so their stdout is only their result. `RUST_LOG` overrides both. Bulk seeding runs statements over sqlx's slow-query threshold by design, so those warnings are off for admin commands.
