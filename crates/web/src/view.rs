@@ -26,6 +26,8 @@ pub enum Nav {
     Notifications,
     /// The visitor's own profile.
     Profile,
+    /// The visitor's settings.
+    Settings,
     /// Anything else.
     Other,
 }
@@ -101,6 +103,7 @@ impl Layout {
             "network" => Nav::Network,
             "notifications" => Nav::Notifications,
             "profile" => Nav::Profile,
+            "settings" => Nav::Settings,
             _ => Nav::Other,
         };
         this == self.nav
@@ -382,5 +385,76 @@ impl Composer {
             visibility,
             error: String::new(),
         }
+    }
+}
+
+// ---- Settings, the OAuth consent page, and people lists (added with the settings pages) ----
+
+/// What an OAuth scope lets an app do, in words (for the consent page and the apps list).
+pub fn scope_words(scope: &str) -> String {
+    let area = |s: &str| s.replace('_', " ");
+    match scope {
+        "read" => {
+            "read everything your account can see: posts, notifications, lists and your profile"
+                .to_owned()
+        }
+        "write" => {
+            "post, edit and delete posts, like and repost, and change your profile and settings"
+                .to_owned()
+        }
+        "follow" => "follow and unfollow people, block and mute them".to_owned(),
+        "push" => "receive your notifications as push messages".to_owned(),
+        "profile" => "see your name and username".to_owned(),
+        s => match s.split_once(':') {
+            Some(("read", what)) => format!("read your {}", area(what)),
+            Some(("write", what)) => format!("change your {}", area(what)),
+            Some(("admin", what)) => format!("administer the network ({})", area(what)),
+            _ => s.to_owned(),
+        },
+    }
+}
+
+/// Each scope of a space-separated list in words, in order, without repeats.
+pub fn scopes_in_words(scopes: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in scopes.split_whitespace() {
+        let w = scope_words(s);
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// An account in a list of people (followers, following).
+#[derive(Debug, Clone)]
+pub struct PersonRow {
+    /// Name, username and link.
+    pub person: Person,
+    /// The first line of the bio, if any.
+    pub note: String,
+}
+
+impl PersonRow {
+    /// From an account record.
+    pub fn of(a: &AccountRecord) -> Self {
+        Self {
+            person: Person::of(a),
+            note: a.note.lines().next().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn scopes_read_as_words_without_repeats() {
+        let w = scopes_in_words("read write read:statuses push read");
+        assert_eq!(w.len(), 4);
+        assert!(w[0].starts_with("read everything"));
+        assert_eq!(w[2], "read your statuses");
+        assert_eq!(scope_words("write:follows"), "change your follows");
     }
 }

@@ -4,6 +4,7 @@ mod actions;
 mod auth;
 mod live;
 mod pages;
+mod settings;
 
 use askama::Template;
 use axum::Router;
@@ -40,6 +41,26 @@ pub(crate) fn routes() -> Router<Starling> {
         .route("/sign-up", get(auth::sign_up_page).post(auth::sign_up))
         .route("/sign-out", post(auth::sign_out))
         .route("/live", get(live::live))
+        // Settings (profile, password, sessions and apps, e-mail).
+        .route("/settings", get(settings::index))
+        .route(
+            "/settings/profile",
+            get(settings::profile_page).post(settings::save_profile),
+        )
+        .route(
+            "/settings/password",
+            get(settings::password_page).post(settings::change_password),
+        )
+        .route("/settings/sessions", get(settings::sessions_page))
+        .route(
+            "/settings/sessions/{id}/revoke",
+            post(settings::revoke_session),
+        )
+        .route("/settings/apps/{id}/revoke", post(settings::revoke_app))
+        .route(
+            "/settings/email",
+            get(settings::email_page).post(settings::save_email),
+        )
         .route("/assets/{file}", get(crate::assets::serve))
         // `/@name` and `/@name/123` (the URLs the API gives accounts and posts). The
         // router cannot match a prefix inside a segment, so the handlers check the `@`.
