@@ -2,6 +2,7 @@
 
 mod actions;
 mod auth;
+mod consent;
 mod live;
 mod pages;
 mod settings;
@@ -22,7 +23,7 @@ use crate::error::WebResult;
 /// The Content-Security-Policy of every page: only this site's own files run or style
 /// the page (no inline script or style, so injected markup could do nothing), forms post
 /// only here, and no other site may frame it.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
 frame-ancestors 'none'";
 
@@ -41,6 +42,10 @@ pub(crate) fn routes() -> Router<Starling> {
         .route("/sign-up", get(auth::sign_up_page).post(auth::sign_up))
         .route("/sign-out", post(auth::sign_out))
         .route("/live", get(live::live))
+        .route(
+            "/oauth/authorize",
+            get(consent::authorize_page).post(consent::authorize_submit),
+        )
         // Settings (profile, password, sessions and apps, e-mail).
         .route("/settings", get(settings::index))
         .route(
@@ -72,7 +77,10 @@ pub(crate) fn routes() -> Router<Starling> {
 /// the visitor and never cached.
 pub(crate) async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A page may widen its own policy (the consent page lets its form reach the app).
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+        h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
