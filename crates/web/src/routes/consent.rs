@@ -224,8 +224,14 @@ pub(crate) async fn authorize_page(
 /// form's or the consent buttons'.
 #[derive(Debug, Deserialize)]
 pub(crate) struct AuthorizeForm {
-    #[serde(flatten)]
-    params: AuthorizeParams,
+    // The request's parameters, spelled out: `serde(flatten)` does not work with
+    // urlencoded forms' optional fields.
+    client_id: Option<String>,
+    redirect_uri: Option<String>,
+    scope: Option<String>,
+    state: Option<String>,
+    code_challenge: Option<String>,
+    code_challenge_method: Option<String>,
     csrf: Option<String>,
     decision: Option<String>,
     #[serde(default, alias = "username")]
@@ -288,7 +294,14 @@ pub(crate) async fn authorize_submit(
     headers: HeaderMap,
     Form(f): Form<AuthorizeForm>,
 ) -> WebResult<Response> {
-    let p = &f.params;
+    let p = &AuthorizeParams {
+        client_id: f.client_id.clone(),
+        redirect_uri: f.redirect_uri.clone(),
+        scope: f.scope.clone(),
+        state: f.state.clone(),
+        code_challenge: f.code_challenge.clone(),
+        code_challenge_method: f.code_challenge_method.clone(),
+    };
     // The client and its redirect URI first: nothing is redirected to an unchecked URI.
     let client = app
         .app_by_client_id(p.client_id.as_deref().unwrap_or_default())

@@ -5,6 +5,7 @@ mod auth;
 mod consent;
 mod live;
 mod pages;
+mod people;
 mod settings;
 
 use askama::Template;
@@ -71,6 +72,13 @@ pub(crate) fn routes() -> Router<Starling> {
         // router cannot match a prefix inside a segment, so the handlers check the `@`.
         .route("/{handle}", get(pages::profile))
         .route("/{handle}/{id}", get(pages::thread))
+        // Followers and following of `/@name`, and blocking and muting from a profile.
+        .route("/{handle}/followers", get(people::followers))
+        .route("/{handle}/following", get(people::following))
+        .route("/accounts/{id}/block", post(people::block))
+        .route("/accounts/{id}/unblock", post(people::unblock))
+        .route("/accounts/{id}/mute", post(people::mute))
+        .route("/accounts/{id}/unmute", post(people::unmute))
 }
 
 /// Adds the security headers to every web response; pages (not assets) are private to
