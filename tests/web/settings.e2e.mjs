@@ -222,7 +222,9 @@ await run('settings', async (browser, problems) => {
       await ana.getByRole('button', { name: /^Follow/ }).click();
       await ana.getByRole('button', { name: /^Unfollow/ }).waitFor();
     }
+    await ben.goto(`${BASE}/home`);
     await post(ben, 'Ben was here, settings scenario');
+    await cat.goto(`${BASE}/home`);
     await post(cat, 'Cat was here, settings scenario');
     await ana.goto(`${BASE}/home`);
     await ana.getByText('Ben was here, settings scenario').waitFor();
