@@ -868,3 +868,30 @@ async fn followers_lists_and_blocking_and_muting_from_a_profile() {
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert!(ana.page("/@ben").await.contains(">Block<"));
 }
+
+#[tokio::test]
+async fn revoking_a_session_from_settings_ends_its_live_stream_at_once() {
+    let app = spawn_app().await;
+    app.sign_up("ana").await;
+    let mut ana = Browser::new(&app);
+    ana.sign_in("ana").await;
+    let mut phone = Browser::new(&app);
+    phone.sign_in("ana").await;
+    let mut live = phone.get("/live?stream=home").await;
+    assert_eq!(live.status(), StatusCode::OK);
+    let page = ana.page("/settings/sessions").await;
+    let phone_id = data_values(&page, "session-id")[0].clone();
+    let r = ana
+        .post(
+            &format!("/settings/sessions/{phone_id}/revoke"),
+            &[("csrf", &csrf_of(&page))],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // The stream ends well before its periodic access check (a minute) would end it.
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Ok(Some(_)) = live.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the revoked session's stream is still open");
+}
