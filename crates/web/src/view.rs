@@ -414,10 +414,21 @@ pub fn scope_words(scope: &str) -> String {
     }
 }
 
-/// Each scope of a space-separated list in words, in order, without repeats.
+/// Each scope of a space-separated list in words, without repeats: reading first, then
+/// writing, following, push and administration (the order people weigh them in).
 pub fn scopes_in_words(scopes: &str) -> Vec<String> {
+    let rank = |s: &str| match s.split(':').next() {
+        Some("profile") => 0,
+        Some("read") => 1,
+        Some("write") => 2,
+        Some("follow") => 3,
+        Some("push") => 4,
+        _ => 5,
+    };
+    let mut sorted: Vec<&str> = scopes.split_whitespace().collect();
+    sorted.sort_by_key(|s| (rank(s), s.contains(':')));
     let mut out: Vec<String> = Vec::new();
-    for s in scopes.split_whitespace() {
+    for s in sorted {
         let w = scope_words(s);
         if !out.contains(&w) {
             out.push(w);
@@ -451,10 +462,13 @@ mod settings_tests {
 
     #[test]
     fn scopes_read_as_words_without_repeats() {
-        let w = scopes_in_words("read write read:statuses push read");
-        assert_eq!(w.len(), 4);
+        let w = scopes_in_words("push follow write read:statuses read");
+        assert_eq!(w.len(), 5);
         assert!(w[0].starts_with("read everything"));
-        assert_eq!(w[2], "read your statuses");
+        assert_eq!(w[1], "read your statuses");
+        assert!(w[2].starts_with("post, edit"));
+        assert!(w[3].starts_with("follow and unfollow"));
+        assert!(w[4].starts_with("receive"));
         assert_eq!(scope_words("write:follows"), "change your follows");
     }
 }
