@@ -895,3 +895,32 @@ async fn revoking_a_session_from_settings_ends_its_live_stream_at_once() {
     .await;
     assert!(ended.is_ok(), "the revoked session's stream is still open");
 }
+
+#[tokio::test]
+async fn the_consent_page_takes_mastodon_py_s_literal_none_and_false_parameters() {
+    let app = spawn_app().await;
+    app.sign_up("ana").await;
+    let (client_id, _) = register_app(&app).await;
+    // Mastodon.py's `auth_request_url()` sends these as the strings "False" and "None".
+    let path = format!(
+        "/oauth/authorize?client_id={client_id}&response_type=code&redirect_uri=urn:ietf:wg:oauth:2.0:oob\
+         &scope=read+write+follow&force_login=False&state=None&lang=None"
+    );
+    let mut ana = Browser::new(&app);
+    ana.sign_in("ana").await;
+    let html = ana.page(&path).await;
+    assert!(html.contains(">Authorize</button>"));
+    let mut form = consent_fields(&html);
+    form.push(("decision".into(), "approve".into()));
+    let r = ana
+        .post(
+            "/oauth/authorize",
+            &form
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("<code id=\"code\">"));
+}
