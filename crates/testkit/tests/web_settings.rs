@@ -924,3 +924,66 @@ async fn the_consent_page_takes_mastodon_py_s_literal_none_and_false_parameters(
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("<code id=\"code\">"));
 }
+
+struct Quiet;
+
+impl starling_service::seed::SeedProgress for Quiet {
+    fn stage(&self, _: &str, _: u64) {}
+    fn advance(&self, _: u64) {}
+}
+
+#[tokio::test]
+async fn followers_lists_are_paginated_without_repeats_or_gaps() {
+    let app = spawn_app().await;
+    // The seeder's celebrity is followed by every other account: 44 followers.
+    let plan = starling_service::seed::SeedPlan {
+        accounts: 45,
+        active: 2,
+        follows_min: 0,
+        follows_max: 1,
+        posts_per_active: 0,
+        celebrity_posts: 0,
+        filler_posts: 0,
+        group_members: 0,
+        group_posts: 0,
+        rng_seed: 3,
+    };
+    app.app.seed(&plan, &Quiet).await.unwrap();
+    let mut visitor = Browser::new(&app);
+    let first = visitor.page("/@celebrity/followers").await;
+    let names = |html: &str| -> Vec<String> {
+        html.split("<li class=\"person-item\">")
+            .skip(1)
+            .map(|li| {
+                li.split("href=\"/@")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let mut seen = names(&first);
+    assert_eq!(seen.len(), 40, "a full first page");
+    let more = first
+        .split("<p class=\"older\"><a href=\"")
+        .nth(1)
+        .expect("a link to the next page")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(more.starts_with("/@celebrity/followers?max_id="), "{more}");
+    let second = visitor.page(&more).await;
+    assert!(
+        !second.contains("More people"),
+        "the last page has no next link"
+    );
+    seen.extend(names(&second));
+    let unique: std::collections::BTreeSet<_> = seen.iter().cloned().collect();
+    assert_eq!(seen.len(), 44, "{seen:?}");
+    assert_eq!(unique.len(), 44, "no one listed twice");
+    assert!(!unique.contains("celebrity"));
+}
