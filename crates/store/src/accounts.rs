@@ -75,6 +75,36 @@ impl Db {
             .ok_or(StoreError::NotFound)
     }
 
+    /// Active accounts whose username starts with `prefix` (case-insensitively), in
+    /// username order: mention autocomplete. `prefix` may only hold letters, digits and
+    /// `_` (what usernames are made of); anything else finds nobody.
+    pub async fn accounts_with_prefix(
+        &self,
+        prefix: &str,
+        limit: i64,
+    ) -> Result<Vec<AccountRecord>> {
+        if prefix.is_empty()
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Ok(Vec::new());
+        }
+        // `_` is LIKE's one-character wildcard: escaped, it matches only itself.
+        let pattern = format!("{}%", prefix.to_ascii_lowercase().replace('_', "\\_"));
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts \
+             WHERE username_lower LIKE $1 ESCAPE '\\' AND deactivated_at IS NULL \
+             ORDER BY username_lower LIMIT {}",
+            limit.clamp(0, 40)
+        );
+        let rows = sqlx::query(&sql)
+            .bind(pattern)
+            .fetch_all(&self.reader)
+            .await?;
+        rows.iter().map(AccountRecord::from_row).collect()
+    }
+
     /// One account by username or e-mail address (for sign-in), case-insensitively.
     pub async fn account_by_login(&self, login: &str) -> Result<AccountRecord> {
         let sql = format!(

@@ -228,10 +228,15 @@ fn feed(
     );
     let order = page.apply(&mut feed, "f.status_id", &mut args);
     feed.push_str(&order);
+    // The queue holds only what the worker has not copied yet (a handful of rows), so it
+    // is scanned newest first, probing whether the reader follows each author. `CROSS
+    // JOIN` keeps SQLite in that order: its planner otherwise walks every account the
+    // reader follows and probes the queue for each (~1 ms for 500 followed accounts
+    // against ~30 µs, with an empty queue).
     let mut queued = format!(
-        "SELECT q.status_id AS sid FROM fanout_queue q \
-             JOIN follows fo ON fo.target_id = q.author_id AND fo.account_id = $1 \
-             WHERE (q.reblog = 0 OR fo.show_reblogs = 1){}",
+        "SELECT q.status_id AS sid FROM fanout_queue q CROSS JOIN follows fo \
+             WHERE fo.target_id = q.author_id AND fo.account_id = $1 \
+             AND (q.reblog = 0 OR fo.show_reblogs = 1){}",
         only_members("q.author_id")
     );
     let order = page.apply(&mut queued, "q.status_id", &mut args);

@@ -360,12 +360,277 @@
     source.addEventListener('unread', (e) => setUnread(Number(e.data) || 0));
   }
 
+  // ---------------------------------------------------------------------------------
+  // @mention autocomplete in the composer: typing "@ab" lists matching accounts (from
+  // the session-authenticated /mentions) in a listbox under the text. The text area
+  // keeps the focus; arrow keys move the active option (aria-activedescendant), Enter or
+  // Tab picks it, Escape closes the list. Without this, one types the whole @name.
+  // ---------------------------------------------------------------------------------
+  let mentionSeq = 0;
+  function enhanceMentions(area) {
+    const n = ++mentionSeq;
+    const list = document.createElement('ul');
+    list.id = `mention-list-${n}`;
+    list.className = 'mentions';
+    list.setAttribute('role', 'listbox');
+    list.setAttribute('aria-label', 'People to mention');
+    list.hidden = true;
+    const status = document.createElement('p');
+    status.className = 'visually-hidden';
+    status.setAttribute('role', 'status');
+    area.after(list, status);
+    area.setAttribute('aria-autocomplete', 'list');
+    area.setAttribute('aria-controls', list.id);
+    let items = [];
+    let active = -1;
+    let word = null; // [start, end] of the "@ab" being completed
+    let timer = null;
+    let pending = null;
+
+    const close = () => {
+      list.hidden = true;
+      list.replaceChildren();
+      items = [];
+      active = -1;
+      area.removeAttribute('aria-activedescendant');
+    };
+    const highlight = (i) => {
+      active = i;
+      for (const [j, li] of [...list.children].entries()) li.setAttribute('aria-selected', String(j === i));
+      if (i >= 0) {
+        area.setAttribute('aria-activedescendant', `${list.id}-${i}`);
+        list.children[i].scrollIntoView({ block: 'nearest' });
+      } else {
+        area.removeAttribute('aria-activedescendant');
+      }
+    };
+    const pick = (i) => {
+      const who = items[i];
+      if (!who || !word) return;
+      const [start, end] = word;
+      const insert = `@${who.username} `;
+      area.value = area.value.slice(0, start) + insert + area.value.slice(end);
+      const caret = start + insert.length;
+      area.setSelectionRange(caret, caret);
+      close();
+      status.textContent = `@${who.username} added`;
+      area.dispatchEvent(new Event('input', { bubbles: true }));
+    };
+    const show = (found) => {
+      list.replaceChildren();
+      items = found;
+      for (const [i, who] of found.entries()) {
+        const li = document.createElement('li');
+        li.id = `${list.id}-${i}`;
+        li.setAttribute('role', 'option');
+        li.setAttribute('aria-selected', 'false');
+        const name = document.createElement('span');
+        name.className = 'mention-name';
+        name.textContent = who.name;
+        const handle = document.createElement('span');
+        handle.className = 'handle';
+        handle.textContent = ` @${who.username}`;
+        li.append(name, handle);
+        // mousedown, not click: picking must not take the focus from the text.
+        li.addEventListener('mousedown', (e) => { e.preventDefault(); pick(i); });
+        list.append(li);
+      }
+      list.hidden = found.length === 0;
+      active = -1;
+      area.removeAttribute('aria-activedescendant');
+      status.textContent = found.length === 0 ? ''
+        : `${found.length} ${found.length === 1 ? 'person matches' : 'people match'}; arrow keys to choose, Enter to pick`;
+    };
+    const lookup = () => {
+      const caret = area.selectionStart;
+      if (caret !== area.selectionEnd) { close(); return; }
+      const m = /(^|[^\w@])@(\w{1,30})$/.exec(area.value.slice(0, caret));
+      if (!m) { word = null; close(); return; }
+      word = [caret - m[2].length - 1, caret];
+      const q = m[2];
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        pending?.abort();
+        pending = new AbortController();
+        try {
+          const res = await fetch(`/mentions?q=${encodeURIComponent(q)}`, {
+            credentials: 'same-origin', headers: { Accept: 'application/json' }, signal: pending.signal,
+          });
+          if (!res.ok) { close(); return; }
+          const found = await res.json();
+          // Still the same word under the caret?
+          if (word && area.value.slice(word[0] + 1, word[1]) === q) show(found);
+        } catch (e) {
+          if (e.name !== 'AbortError') close();
+        }
+      }, 150);
+    };
+    area.addEventListener('input', lookup);
+    area.addEventListener('keydown', (e) => {
+      if (list.hidden || items.length === 0) return;
+      if (e.key === 'ArrowDown') {
+        e.preventDefault();
+        highlight((active + 1) % items.length);
+      } else if (e.key === 'ArrowUp') {
+        e.preventDefault();
+        highlight(active <= 0 ? items.length - 1 : active - 1);
+      } else if ((e.key === 'Enter' || e.key === 'Tab') && active >= 0 && !e.ctrlKey && !e.metaKey) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        pick(active);
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        close();
+      }
+    });
+    area.addEventListener('blur', () => setTimeout(close, 0));
+  }
+  // --- end of mention autocomplete ---
+
+  // ---------------------------------------------------------------------------------
+  // Post actions (like, repost, bookmark): optimistic. The button flips and the count
+  // moves at once; the form goes with fetch, and the server's answer sets the real state.
+  // On failure the button flips back and the message is read out. Without this, the
+  // same forms post and redirect back.
+  // ---------------------------------------------------------------------------------
+  const VERBS = { favourite: 'like', reblog: 'repost', bookmark: 'bookmark' };
+  let flashRegion = null;
+  function flash(message) {
+    if (!flashRegion) return;
+    flashRegion.textContent = '';
+    flashRegion.hidden = false;
+    // A fresh text node after clearing, so screen readers announce a repeated message.
+    setTimeout(() => { flashRegion.textContent = message; }, 30);
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(() => { flashRegion.hidden = true; flashRegion.textContent = ''; }, 8000);
+  }
+
+  function setMark(form, pressed, count) {
+    const kind = form.dataset.act;
+    const button = form.querySelector('button[aria-pressed]');
+    const n = form.querySelector('[data-n]');
+    if (button) button.setAttribute('aria-pressed', String(pressed));
+    if (n && count !== undefined) n.textContent = String(Math.max(0, count));
+    form.action = `/statuses/${form.dataset.post}/${pressed ? 'un' : ''}${kind}`;
+  }
+
+  // Every copy of the post on the page (say, the post and a repost of it) shows the same.
+  const copies = (id, kind) => document.querySelectorAll(`form[data-act="${kind}"][data-post="${id}"]`);
+
+  async function act(form) {
+    const kind = form.dataset.act;
+    const id = form.dataset.post;
+    const button = form.querySelector('button[aria-pressed]');
+    if (!button || form.dataset.busy) return;
+    const was = button.getAttribute('aria-pressed') === 'true';
+    const n = form.querySelector('[data-n]');
+    const before = n ? Number(n.textContent) || 0 : undefined;
+    const after = before === undefined ? undefined : before + (was ? -1 : 1);
+    for (const f of copies(id, kind)) setMark(f, !was, after);
+    form.dataset.busy = '1';
+    try {
+      const res = await fetch(`/statuses/${id}/${was ? 'un' : ''}${kind}`, {
+        method: 'POST',
+        headers: { Accept: 'application/json' },
+        body: new URLSearchParams(new FormData(form)),
+        credentials: 'same-origin',
+      });
+      if (!res.ok) throw new Error(String(res.status));
+      const state = await res.json();
+      const pressed = { favourite: state.favourited, reblog: state.reblogged, bookmark: state.bookmarked }[kind];
+      const count = { favourite: state.favourites_count, reblog: state.reblogs_count }[kind];
+      for (const f of copies(id, kind)) setMark(f, pressed, count);
+    } catch (e) {
+      for (const f of copies(id, kind)) setMark(f, was, before);
+      const why = {
+        404: 'the post is no longer available to you',
+        403: 'this page has expired; reload it and try again',
+        401: 'you are signed out',
+      }[e.message] || 'the server could not be reached';
+      const undo = was ? `undo the ${VERBS[kind]}` : VERBS[kind];
+      flash(`Could not ${undo}: ${why}. Nothing was changed.`);
+    } finally {
+      delete form.dataset.busy;
+    }
+  }
+
+  function startActions() {
+    flashRegion = document.createElement('div');
+    flashRegion.className = 'flash';
+    flashRegion.setAttribute('role', 'alert');
+    flashRegion.setAttribute('aria-live', 'assertive');
+    flashRegion.hidden = true;
+    flashRegion.dataset.flash = '';
+    document.body.append(flashRegion);
+    document.addEventListener('submit', (e) => {
+      const form = e.target.closest && e.target.closest('form[data-act]');
+      if (!form) return;
+      e.preventDefault();
+      act(form);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------
+  // Infinite scroll: when the "Older posts" link comes into view, the next page's posts
+  // (`?fragment=1`: the same post markup, and the next link) are appended to the feed
+  // before the link, so the focus order stays the reading order. The link stays the way
+  // without JavaScript, and after a failure.
+  // ---------------------------------------------------------------------------------
+  function startInfiniteScroll() {
+    const feed = document.querySelector('[data-feed]');
+    const link = document.querySelector('a[data-older]');
+    if (!feed || !link || !('IntersectionObserver' in window)) return;
+    let loading = false;
+    const observer = new IntersectionObserver(async (entries) => {
+      if (loading || !entries.some((e) => e.isIntersecting)) return;
+      loading = true;
+      feed.setAttribute('aria-busy', 'true');
+      link.textContent = 'Loading older posts…';
+      try {
+        const url = new URL(link.href, location.href);
+        url.searchParams.set('fragment', '1');
+        const res = await fetch(url, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+        if (!res.ok) throw new Error(String(res.status));
+        const t = document.createElement('template');
+        t.innerHTML = await res.text(); // the server's own post template; text escaped
+        for (const post of t.content.querySelectorAll('[data-feed-page] > article')) {
+          if (feed.querySelector(`article[data-entry-id="${post.dataset.entryId}"]`)) continue;
+          feed.append(post);
+        }
+        refreshTimes(feed);
+        const next = t.content.querySelector('a[data-older]');
+        if (next) {
+          link.href = next.getAttribute('href');
+          link.textContent = 'Older posts';
+          // Still in view (a tall screen): observing again reports it at once.
+          observer.unobserve(link);
+          observer.observe(link);
+        } else {
+          observer.disconnect();
+          link.closest('.older')?.remove();
+        }
+      } catch (e) {
+        observer.disconnect();
+        link.textContent = 'Older posts';
+        flash('Could not load older posts. Use the “Older posts” link to try again.');
+      } finally {
+        loading = false;
+        feed.removeAttribute('aria-busy');
+      }
+    }, { rootMargin: '0px 0px 300px 0px' });
+    observer.observe(link);
+  }
+  // --- end of post actions and infinite scroll ---
+
   function start() {
     for (const form of document.querySelectorAll('form[data-composer]')) enhanceComposer(form);
+    for (const area of document.querySelectorAll('form[data-composer] textarea')) enhanceMentions(area);
     refreshTimes(document);
     setInterval(() => refreshTimes(document), 30000);
     const stream = document.body.dataset.live;
     if (stream) startLive(stream);
+    startActions();
+    startInfiniteScroll();
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);

@@ -30,6 +30,11 @@ pub enum Nav {
     Settings,
     /// Anything else.
     Other,
+    // --- Lists and bookmarks ---
+    /// The lists and a list's page.
+    Lists,
+    /// Bookmarks.
+    Bookmarks,
 }
 
 /// The frame every page shares.
@@ -103,6 +108,8 @@ impl Layout {
             "network" => Nav::Network,
             "notifications" => Nav::Notifications,
             "profile" => Nav::Profile,
+            "lists" => Nav::Lists,
+            "bookmarks" => Nav::Bookmarks,
             "settings" => Nav::Settings,
             _ => Nav::Other,
         };
@@ -205,6 +212,19 @@ pub struct PostCard {
     pub replies: i64,
     /// Who reposted it, for a repost in a timeline.
     pub reposted_by: Option<Person>,
+    // --- Post actions (like, repost, bookmark) ---
+    /// The viewer liked it.
+    pub favourited: bool,
+    /// The viewer reposted it.
+    pub reblogged: bool,
+    /// The viewer bookmarked it.
+    pub bookmarked: bool,
+    /// Likes so far.
+    pub favourites: i64,
+    /// Reposts so far.
+    pub reblogs: i64,
+    /// Whether it may be reposted at all (public and unlisted posts; never direct ones).
+    pub can_reblog: bool,
 }
 
 /// Words for a visibility value.
@@ -241,6 +261,15 @@ impl PostCard {
                     reply_to: s.in_reply_to_id.map(|id| format!("/statuses/{id}")),
                     replies: s.replies_count,
                     reposted_by: None,
+                    favourited: v.favourited,
+                    reblogged: v.reblogged,
+                    bookmarked: v.bookmarked,
+                    favourites: s.favourites_count,
+                    reblogs: s.reblogs_count,
+                    // A repost made elsewhere (say, of one's own private post) can
+                    // still be undone here.
+                    can_reblog: v.reblogged
+                        || matches!(s.visibility.as_str(), "public" | "unlisted"),
                 }
             }
         }
@@ -384,6 +413,30 @@ impl Composer {
             text,
             visibility,
             error: String::new(),
+        }
+    }
+}
+
+// --- Post fragments (live updates, infinite scroll) ---
+
+/// What `_post.html` needs of the page frame when a post is rendered on its own (a live
+/// update, a page of infinite scroll): whether someone is signed in, and their
+/// anti-forgery token for the post's action forms. Named `layout` in fragment templates,
+/// so that the same `_post.html` reads `layout.me` and `layout.csrf` in both.
+#[derive(Debug, Clone, Default)]
+pub struct Viewer {
+    /// The signed-in account's username, if any.
+    pub me: Option<String>,
+    /// The anti-forgery token for the post's forms.
+    pub csrf: String,
+}
+
+impl Viewer {
+    /// The viewer of `session` (or a signed-out one).
+    pub fn of(session: Option<&Session>) -> Self {
+        Self {
+            me: session.map(|s| s.account.username.clone()),
+            csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
         }
     }
 }

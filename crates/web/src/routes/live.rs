@@ -29,7 +29,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::error::WebResult;
 use crate::forms::opt_id;
 use crate::session::{Session, SignedIn};
-use crate::view::PostCard;
+use crate::view::{PostCard, Viewer};
 
 /// `?stream=`: `home`, `public` or `notifications` (the default); `since`: the newest
 /// post the page shows, so posts written between the page and the stream are not lost.
@@ -46,9 +46,10 @@ const CATCH_UP: i64 = 40;
 /// One post's markup, exactly as a page prints it.
 #[derive(Template)]
 #[template(path = "post_fragment.html")]
-struct PostFragment {
-    post: PostCard,
-    focal: bool,
+pub(crate) struct PostFragment {
+    pub(crate) post: PostCard,
+    pub(crate) focal: bool,
+    pub(crate) layout: Viewer,
 }
 
 /// `GET /live?stream=&since=`. On a reconnection the browser sends `Last-Event-ID`
@@ -97,7 +98,7 @@ pub(crate) async fn live(
         let views = app.timeline(Some(&session.account), tl, page).await?.items;
         // Oldest first, as live posts arrive.
         for v in views.iter().rev() {
-            missed.push_str(&post_frame("post", v).unwrap_or_default());
+            missed.push_str(&post_frame("post", v, &session).unwrap_or_default());
         }
     }
     let every = app.settings().streaming_heartbeat();
@@ -145,8 +146,8 @@ pub(crate) async fn live(
 /// The SSE frame for an event, or `None` for events this page does not show.
 async fn frame(app: &Starling, session: &Session, event: StreamEvent) -> Option<String> {
     match event {
-        StreamEvent::Update(v) => post_frame("post", &v),
-        StreamEvent::StatusUpdate(v) => post_frame("edit", &v),
+        StreamEvent::Update(v) => post_frame("post", &v, session),
+        StreamEvent::StatusUpdate(v) => post_frame("edit", &v, session),
         StreamEvent::Delete(id) => Some(format!("event: delete\ndata: {id}\n\n")),
         StreamEvent::Notification(_) => match app.unread_notifications(&session.account).await {
             Ok(count) => Some(format!("event: unread\ndata: {count}\n\n")),
@@ -160,12 +161,21 @@ async fn frame(app: &Starling, session: &Session, event: StreamEvent) -> Option<
     }
 }
 
-fn post_frame(name: &str, v: &starling_service::views::StatusView) -> Option<String> {
+fn post_frame(
+    name: &str,
+    v: &starling_service::views::StatusView,
+    session: &Session,
+) -> Option<String> {
     let post = PostCard::of(v, now_millis());
     let id = post.id.clone();
     // The entry's id, which the browser sends back as `Last-Event-ID` to catch up from.
     let entry = post.entry_id.clone();
-    let html = match (PostFragment { post, focal: false }).render() {
+    let fragment = PostFragment {
+        post,
+        focal: false,
+        layout: Viewer::of(Some(session)),
+    };
+    let html = match fragment.render() {
         Ok(html) => html,
         Err(e) => {
             tracing::error!(error = %e, "cannot render a live post");

@@ -3,7 +3,11 @@
 mod actions;
 mod auth;
 mod consent;
+mod feed;
+mod interactions;
+mod lists;
 mod live;
+mod mentions;
 mod pages;
 mod people;
 mod settings;
@@ -37,6 +41,20 @@ pub(crate) fn routes() -> Router<Starling> {
         .route("/notifications", get(pages::notifications))
         .route("/statuses", post(actions::post_status))
         .route("/statuses/{id}", get(pages::status_redirect))
+        // Post actions, bookmarks, lists, hashtag following, mention autocomplete.
+        .route("/statuses/{id}/{action}", post(interactions::act))
+        .route("/bookmarks", get(lists::bookmarks))
+        .route("/lists", get(lists::index).post(lists::create))
+        .route("/lists/{id}", get(lists::show))
+        .route("/lists/{id}/rename", post(lists::rename))
+        .route("/lists/{id}/delete", post(lists::delete))
+        .route("/lists/{id}/members", post(lists::add_member))
+        .route(
+            "/lists/{id}/members/{account}/remove",
+            post(lists::remove_member),
+        )
+        .route("/tags/{tag}/{action}", post(lists::follow_tag))
+        .route("/mentions", get(mentions::mentions))
         .route("/accounts/{id}/follow", post(actions::follow))
         .route("/accounts/{id}/unfollow", post(actions::unfollow))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))

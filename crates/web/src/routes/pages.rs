@@ -11,6 +11,7 @@ use starling_domain::id::{now_millis, parse_id};
 use starling_service::timelines::Timeline;
 use starling_service::{AccountTimelineFilter, Page, RelationshipRecord, Starling};
 
+use super::feed::{self, FragmentQuery};
 use super::render;
 use crate::error::{WebError, WebResult};
 use crate::forms::{encode_query, opt_id};
@@ -28,7 +29,7 @@ pub(crate) struct Older {
 }
 
 impl Older {
-    fn page(&self) -> Page {
+    pub(crate) fn page(&self) -> Page {
         Page {
             max_id: self.max_id,
             ..Page::first(PAGE_SIZE)
@@ -37,7 +38,7 @@ impl Older {
 }
 
 /// The link to the next older page, when this one was full.
-fn older_link(path: &str, len: usize, next: Option<i64>) -> Option<String> {
+pub(crate) fn older_link(path: &str, len: usize, next: Option<i64>) -> Option<String> {
     match next {
         Some(id) if len as i64 >= PAGE_SIZE => Some(format!("{path}?max_id={id}")),
         _ => None,
@@ -66,6 +67,8 @@ struct TimelinePage {
     posts: Vec<PostCard>,
     empty: &'static str,
     older: Option<String>,
+    /// The hashtag of a hashtag page, with whether the viewer follows it.
+    tag: Option<starling_service::tags::TagView>,
 }
 
 /// `GET /`: the home timeline when signed in, else the network timeline.
@@ -81,15 +84,25 @@ pub(crate) async fn home(
     State(app): State<Starling>,
     SignedIn(session): SignedIn,
     Query(q): Query<Older>,
+    Query(f): Query<FragmentQuery>,
 ) -> WebResult<Response> {
     let me = &session.account;
     let page = app.timeline(Some(me), Timeline::Home, q.page()).await?;
+    if f.wanted() {
+        let older = older_link("/home", page.items.len(), page.next_max_id);
+        return feed::fragment(
+            Some(&session),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
+    }
     render(&TimelinePage {
         layout: layout(&app, Some(&session), "Home", Nav::Home).await?,
         composer: Some(Composer::new(me, "/home")),
         posts: PostCard::all(&page.items, now_millis()),
         empty: "Nothing here yet. Follow people from the network timeline and their posts appear here.",
         older: older_link("/home", page.items.len(), page.next_max_id),
+        tag: None,
     })
 }
 
@@ -98,15 +111,25 @@ pub(crate) async fn network(
     State(app): State<Starling>,
     MaybeSession(session): MaybeSession,
     Query(q): Query<Older>,
+    Query(f): Query<FragmentQuery>,
 ) -> WebResult<Response> {
     let me = session.as_ref().map(|s| &s.account);
     let page = app.timeline(me, Timeline::Public, q.page()).await?;
+    if f.wanted() {
+        let older = older_link("/public", page.items.len(), page.next_max_id);
+        return feed::fragment(
+            session.as_ref(),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
+    }
     render(&TimelinePage {
         layout: layout(&app, session.as_ref(), "Network", Nav::Network).await?,
         composer: me.map(|m| Composer::new(m, "/public")),
         posts: PostCard::all(&page.items, now_millis()),
         empty: "No public posts yet.",
         older: older_link("/public", page.items.len(), page.next_max_id),
+        tag: None,
     })
 }
 
@@ -116,18 +139,34 @@ pub(crate) async fn tag(
     MaybeSession(session): MaybeSession,
     Path(tag): Path<String>,
     Query(q): Query<Older>,
+    Query(f): Query<FragmentQuery>,
 ) -> WebResult<Response> {
     let me = session.as_ref().map(|s| &s.account);
     let page = app
         .timeline(me, Timeline::Tag(tag.clone()), q.page())
         .await?;
     let path = format!("/tags/{}", encode_query(&tag.to_lowercase()));
+    let older = older_link(&path, page.items.len(), page.next_max_id);
+    if f.wanted() {
+        return feed::fragment(
+            session.as_ref(),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
+    }
+    // Whether the viewer follows it (a name that is no valid hashtag has no button).
+    let followed = match app.tag(me, &tag).await {
+        Ok(view) => Some(view),
+        Err(starling_service::ServiceError::NotFound) => None,
+        Err(e) => return Err(e.into()),
+    };
     render(&TimelinePage {
         layout: layout(&app, session.as_ref(), format!("#{tag}"), Nav::Other).await?,
         composer: None,
         posts: PostCard::all(&page.items, now_millis()),
         empty: "No public posts with this hashtag yet.",
-        older: older_link(&path, page.items.len(), page.next_max_id),
+        older,
+        tag: followed,
     })
 }
 
@@ -215,6 +254,7 @@ pub(crate) async fn profile(
     MaybeSession(session): MaybeSession,
     Path(segment): Path<String>,
     Query(q): Query<Older>,
+    Query(f): Query<FragmentQuery>,
 ) -> WebResult<Response> {
     let name = handle(&segment)?;
     let account = app.lookup(name).await?;
@@ -226,13 +266,21 @@ pub(crate) async fn profile(
             q.page(),
         )
         .await?;
+    let path = format!("/@{}", account.username);
+    if f.wanted() {
+        let older = older_link(&path, page.items.len(), page.next_max_id);
+        return feed::fragment(
+            session.as_ref(),
+            PostCard::all(&page.items, now_millis()),
+            older,
+        );
+    }
     let relation = match me {
         Some(m) if m.id != account.id => app.relationships(m, &[account.id]).await?.pop(),
         _ => None,
     };
     let own = me.is_some_and(|m| m.id == account.id);
     let person = Person::of(&account);
-    let path = format!("/@{}", account.username);
     render(&ProfilePage {
         layout: layout(
             &app,
