@@ -987,3 +987,37 @@ async fn followers_lists_are_paginated_without_repeats_or_gaps() {
     assert_eq!(unique.len(), 44, "no one listed twice");
     assert!(!unique.contains("celebrity"));
 }
+
+#[tokio::test]
+async fn credentials_posted_from_another_site_are_refused_but_scripts_still_get_a_code() {
+    let app = spawn_app().await;
+    app.sign_up("ana").await;
+    let (client_id, _) = register_app(&app).await;
+    let form = [
+        ("client_id", client_id.as_str()),
+        ("redirect_uri", "urn:ietf:wg:oauth:2.0:oob"),
+        ("scope", "read"),
+        ("login", "ana"),
+        ("password", "password-ana"),
+    ];
+    // A forged sign-in from another site's page (login CSRF) is refused.
+    let r = app
+        .client
+        .post(app.url("/oauth/authorize"))
+        .header("Origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // This site's own page, or a script (no Origin), gets the code.
+    for origin in [Some(app.base_url.clone()), None] {
+        let mut req = app.client.post(app.url("/oauth/authorize")).form(&form);
+        if let Some(o) = &origin {
+            req = req.header("Origin", o);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "origin {origin:?}");
+        assert!(r.text().await.unwrap().contains("<code id=\"code\">"));
+    }
+}

@@ -10,8 +10,9 @@
 //! A client that posts the credentials itself, with no anti-forgery field at all (scripts
 //! and older tools, and the API tests), keeps the original behaviour: the credentials
 //! are the consent, and the code comes back at once. Such a post needs the password, so a
-//! forged one can only sign someone into the forger's own account — which OAuth's `state`
-//! is there to catch on the client's side.
+//! forged one could only sign someone into the forger's own account (login CSRF); a
+//! browser names the page a form came from in `Origin`, so one posted from another site
+//! is refused, and OAuth's `state` catches the rest on the client's side.
 //!
 //! Errors about the client or its redirect URI are shown as a page, never redirected (the
 //! target is not trusted yet). A denial is redirected with `error=access_denied` (RFC 6749
@@ -20,7 +21,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE};
+use axum::http::header::{CONTENT_SECURITY_POLICY, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -150,6 +151,18 @@ fn with_csp(mut response: Response, redirect: &str) -> Response {
         response.headers_mut().insert(CONTENT_SECURITY_POLICY, csp);
     }
     response
+}
+
+/// Whether the request's `Origin` (if it has one) is this site. Scripts and API clients
+/// send none; browsers send it with every cross-site form post.
+fn same_origin_or_none(headers: &HeaderMap, base_url: &str) -> bool {
+    let Some(origin) = headers.get(ORIGIN) else {
+        return true;
+    };
+    let ours = url::Url::parse(base_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    origin.to_str().is_ok_and(|o| o == ours)
 }
 
 /// The sign-in form or the consent buttons, for this visitor.
@@ -359,7 +372,12 @@ pub(crate) async fn authorize_submit(
             Err(e) => Err(e.into()),
         };
     }
-    // A client posting the credentials itself: they are the consent.
+    // A client posting the credentials itself: they are the consent. Browsers name the
+    // page a form came from in `Origin`; one from another site is a forged sign-in
+    // (login CSRF), refused as any form without its token is.
+    if !same_origin_or_none(&headers, &app.settings().base_url()) {
+        return Err(WebError::Csrf);
+    }
     let result = app
         .authorize(
             p.client_id.as_deref().unwrap_or_default(),
