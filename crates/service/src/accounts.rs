@@ -27,6 +27,24 @@ pub struct SignUp {
     pub locale: Option<String>,
 }
 
+/// A rule broken by one field of a form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name, as the API names it (`display_name`, `note`, …).
+    pub field: &'static str,
+    /// What is wrong, naming the field and the rule.
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
 /// Profile changes requested by the account itself (`update_credentials`).
 #[derive(Debug, Clone, Default)]
 pub struct ProfileChanges {
@@ -185,31 +203,57 @@ impl Starling {
         Ok(account)
     }
 
+    /// Every rule that profile changes break, one per field, in form order; empty when
+    /// they can be saved. [`Self::update_profile`] refuses with the first; a form shows
+    /// them all beside their fields.
+    pub fn profile_errors(c: &ProfileChanges) -> Vec<FieldError> {
+        let mut errors = Vec::new();
+        if let Some(n) = &c.display_name
+            && let Err(e) = check_display_name(n)
+        {
+            errors.push(FieldError::new("display_name", e.to_string()));
+        }
+        if let Some(n) = &c.note
+            && let Err(e) = check_note(n)
+        {
+            errors.push(FieldError::new("note", e.to_string()));
+        }
+        if let Some(l) = &c.language
+            && !(l.is_empty()
+                || ((2..=3).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_lowercase())))
+        {
+            errors.push(FieldError::new(
+                "language",
+                "source[language] must be an ISO 639 language code such as en or de",
+            ));
+        }
+        if c.locked == Some(true) {
+            // Follow requests do not exist yet: a locked account would look protected to
+            // clients while anyone could still follow it and read its followers-only posts.
+            errors.push(FieldError::new(
+                "locked",
+                "locked accounts are not supported yet: follow requests need approval first",
+            ));
+        }
+        if let Some(p) = &c.privacy
+            && Visibility::parse(p).is_err()
+        {
+            errors.push(FieldError::new(
+                "privacy",
+                "source[privacy] must be one of public, unlisted, private, direct",
+            ));
+        }
+        errors
+    }
+
     /// `PATCH /api/v1/accounts/update_credentials`.
     pub async fn update_profile(
         &self,
         me: &AccountRecord,
         c: ProfileChanges,
     ) -> Result<AccountRecord> {
-        if c.locked == Some(true) {
-            // Follow requests do not exist yet: a locked account would look protected to
-            // clients while anyone could still follow it and read its followers-only posts.
-            return Err(ServiceError::invalid(
-                "locked accounts are not supported yet: follow requests need approval first",
-            ));
-        }
-        if let Some(n) = &c.display_name {
-            check_display_name(n).map_err(invalid)?;
-        }
-        if let Some(n) = &c.note {
-            check_note(n).map_err(invalid)?;
-        }
-        if let Some(p) = &c.privacy {
-            Visibility::parse(p).map_err(|_| {
-                ServiceError::invalid(
-                    "source[privacy] must be one of public, unlisted, private, direct",
-                )
-            })?;
+        if let Some(first) = Self::profile_errors(&c).into_iter().next() {
+            return Err(ServiceError::Validation(first.message));
         }
         Ok(self
             .db()

@@ -53,6 +53,19 @@ impl Principal {
     }
 }
 
+/// An authorization request that passed every check, ready to show and to grant.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The client application.
+    pub app: AppRecord,
+    /// The scopes asked for (within what the app registered).
+    pub scopes: Scopes,
+    /// Where the code goes (or [`OOB_REDIRECT`]).
+    pub redirect_uri: String,
+    /// The PKCE challenge (S256), if any.
+    pub code_challenge: Option<String>,
+}
+
 /// A token as handed to a client, once.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -332,7 +345,64 @@ impl Starling {
             .await
     }
 
-    /// The consent page's approval: signs in and returns a one-time authorization code.
+    /// Checks an authorization request before anything is shown or granted: the client
+    /// exists, the redirect URI is one it registered, the scopes are within what it
+    /// registered, and PKCE (if used) names S256.
+    pub async fn authorization_request(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        scope: Option<&str>,
+        code_challenge: Option<&str>,
+        code_challenge_method: Option<&str>,
+    ) -> Result<AuthorizationRequest> {
+        let app = self.app_by_client_id(client_id).await?;
+        self.check_redirect(&app, redirect_uri)?;
+        let scopes = Self::requested_scopes(&app, scope)?;
+        // PKCE's default method is `plain`, which is not supported: S256 must be named.
+        if code_challenge.is_some() && code_challenge_method != Some("S256") {
+            return Err(ServiceError::BadRequest(
+                "code_challenge_method must be S256".into(),
+            ));
+        }
+        Ok(AuthorizationRequest {
+            app,
+            scopes,
+            redirect_uri: redirect_uri.to_owned(),
+            code_challenge: code_challenge.map(str::to_owned),
+        })
+    }
+
+    /// Grants a checked request for `account`: returns a one-time authorization code.
+    pub async fn grant_authorization(
+        &self,
+        account: &AccountRecord,
+        req: &AuthorizationRequest,
+    ) -> Result<String> {
+        if account.deactivated_at.is_some() {
+            return Err(ServiceError::Forbidden(
+                "Your account is deactivated".into(),
+            ));
+        }
+        let code = new_secret();
+        self.db()
+            .create_code(
+                &hash_secret(&code),
+                &CodeRecord {
+                    app_id: req.app.id,
+                    account_id: account.id,
+                    scopes: req.scopes.to_string(),
+                    redirect_uri: req.redirect_uri.clone(),
+                    code_challenge: req.code_challenge.clone(),
+                    expires_at: now_millis() + CODE_TTL_MS,
+                },
+            )
+            .await?;
+        Ok(code)
+    }
+
+    /// The consent page's approval by a client that sends the credentials with it (no
+    /// browser session): checks the request, signs in and returns a one-time code.
     #[allow(clippy::too_many_arguments)]
     pub async fn authorize(
         &self,
@@ -344,31 +414,17 @@ impl Starling {
         code_challenge: Option<&str>,
         code_challenge_method: Option<&str>,
     ) -> Result<String> {
-        let app = self.app_by_client_id(client_id).await?;
-        self.check_redirect(&app, redirect_uri)?;
-        let scopes = Self::requested_scopes(&app, scope)?;
-        // PKCE's default method is `plain`, which is not supported: S256 must be named.
-        if code_challenge.is_some() && code_challenge_method != Some("S256") {
-            return Err(ServiceError::BadRequest(
-                "code_challenge_method must be S256".into(),
-            ));
-        }
-        let account = self.sign_in(login, password).await?;
-        let code = new_secret();
-        self.db()
-            .create_code(
-                &hash_secret(&code),
-                &CodeRecord {
-                    app_id: app.id,
-                    account_id: account.id,
-                    scopes: scopes.to_string(),
-                    redirect_uri: redirect_uri.to_owned(),
-                    code_challenge: code_challenge.map(str::to_owned),
-                    expires_at: now_millis() + CODE_TTL_MS,
-                },
+        let req = self
+            .authorization_request(
+                client_id,
+                redirect_uri,
+                scope,
+                code_challenge,
+                code_challenge_method,
             )
             .await?;
-        Ok(code)
+        let account = self.sign_in(login, password).await?;
+        self.grant_authorization(&account, &req).await
     }
 
     /// Checks that `redirect_uri` is one the app registered.

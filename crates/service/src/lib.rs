@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod auth;
 pub mod config;
 pub mod conversations;
+pub mod credentials;
 pub mod email;
 pub mod error;
 mod fan_out;

@@ -22,6 +22,7 @@ mod reads;
 mod records;
 pub mod relay;
 pub mod seed;
+pub mod sessions;
 pub mod social;
 mod statuses;
 pub mod streaming;

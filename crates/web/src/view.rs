@@ -30,6 +30,8 @@ pub enum Nav {
     Groups,
     /// Direct messages.
     Messages,
+    /// The visitor's settings.
+    Settings,
     /// Anything else.
     Other,
     // --- Lists and bookmarks ---
@@ -116,6 +118,7 @@ impl Layout {
             "bookmarks" => Nav::Bookmarks,
             "groups" => Nav::Groups,
             "messages" => Nav::Messages,
+            "settings" => Nav::Settings,
             _ => Nav::Other,
         };
         this == self.nav
@@ -470,5 +473,90 @@ impl Viewer {
             me: session.map(|s| s.account.username.clone()),
             csrf: session.map(|s| s.csrf.clone()).unwrap_or_default(),
         }
+    }
+}
+
+// ---- Settings, the OAuth consent page, and people lists (added with the settings pages) ----
+
+/// What an OAuth scope lets an app do, in words (for the consent page and the apps list).
+pub fn scope_words(scope: &str) -> String {
+    let area = |s: &str| s.replace('_', " ");
+    match scope {
+        "read" => {
+            "read everything your account can see: posts, notifications, lists and your profile"
+                .to_owned()
+        }
+        "write" => {
+            "post, edit and delete posts, like and repost, and change your profile and settings"
+                .to_owned()
+        }
+        "follow" => "follow and unfollow people, block and mute them".to_owned(),
+        "push" => "receive your notifications as push messages".to_owned(),
+        "profile" => "see your name and username".to_owned(),
+        s => match s.split_once(':') {
+            Some(("read", what)) => format!("read your {}", area(what)),
+            Some(("write", what)) => format!("change your {}", area(what)),
+            Some(("admin", what)) => format!("administer the network ({})", area(what)),
+            _ => s.to_owned(),
+        },
+    }
+}
+
+/// Each scope of a space-separated list in words, without repeats: reading first, then
+/// writing, following, push and administration (the order people weigh them in).
+pub fn scopes_in_words(scopes: &str) -> Vec<String> {
+    let rank = |s: &str| match s.split(':').next() {
+        Some("profile") => 0,
+        Some("read") => 1,
+        Some("write") => 2,
+        Some("follow") => 3,
+        Some("push") => 4,
+        _ => 5,
+    };
+    let mut sorted: Vec<&str> = scopes.split_whitespace().collect();
+    sorted.sort_by_key(|s| (rank(s), s.contains(':')));
+    let mut out: Vec<String> = Vec::new();
+    for s in sorted {
+        let w = scope_words(s);
+        if !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    out
+}
+
+/// An account in a list of people (followers, following).
+#[derive(Debug, Clone)]
+pub struct PersonRow {
+    /// Name, username and link.
+    pub person: Person,
+    /// The first line of the bio, if any.
+    pub note: String,
+}
+
+impl PersonRow {
+    /// From an account record.
+    pub fn of(a: &AccountRecord) -> Self {
+        Self {
+            person: Person::of(a),
+            note: a.note.lines().next().unwrap_or_default().to_owned(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::*;
+
+    #[test]
+    fn scopes_read_as_words_without_repeats() {
+        let w = scopes_in_words("push follow write read:statuses read");
+        assert_eq!(w.len(), 5);
+        assert!(w[0].starts_with("read everything"));
+        assert_eq!(w[1], "read your statuses");
+        assert!(w[2].starts_with("post, edit"));
+        assert!(w[3].starts_with("follow and unfollow"));
+        assert!(w[4].starts_with("receive"));
+        assert_eq!(scope_words("write:follows"), "change your follows");
     }
 }

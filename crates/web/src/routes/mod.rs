@@ -2,6 +2,7 @@
 
 mod actions;
 mod auth;
+mod consent;
 mod feed;
 mod groups;
 mod interactions;
@@ -10,6 +11,8 @@ mod live;
 mod mentions;
 mod messages;
 mod pages;
+mod people;
+mod settings;
 
 use askama::Template;
 use axum::Router;
@@ -27,7 +30,7 @@ use crate::error::WebResult;
 /// The Content-Security-Policy of every page: only this site's own files run or style
 /// the page (no inline script or style, so injected markup could do nothing), forms post
 /// only here, and no other site may frame it.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
 connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
 frame-ancestors 'none'";
 
@@ -87,18 +90,52 @@ pub(crate) fn routes() -> Router<Starling> {
         )
         .route("/messages", get(messages::index).post(messages::create))
         .route("/messages/{id}", get(messages::show))
+        .route(
+            "/oauth/authorize",
+            get(consent::authorize_page).post(consent::authorize_submit),
+        )
+        // Settings (profile, password, sessions and apps, e-mail).
+        .route("/settings", get(settings::index))
+        .route(
+            "/settings/profile",
+            get(settings::profile_page).post(settings::save_profile),
+        )
+        .route(
+            "/settings/password",
+            get(settings::password_page).post(settings::change_password),
+        )
+        .route("/settings/sessions", get(settings::sessions_page))
+        .route(
+            "/settings/sessions/{id}/revoke",
+            post(settings::revoke_session),
+        )
+        .route("/settings/apps/{id}/revoke", post(settings::revoke_app))
+        .route(
+            "/settings/email",
+            get(settings::email_page).post(settings::save_email),
+        )
         .route("/assets/{file}", get(crate::assets::serve))
         // `/@name` and `/@name/123` (the URLs the API gives accounts and posts). The
         // router cannot match a prefix inside a segment, so the handlers check the `@`.
         .route("/{handle}", get(pages::profile))
         .route("/{handle}/{id}", get(pages::thread))
+        // Followers and following of `/@name`, and blocking and muting from a profile.
+        .route("/{handle}/followers", get(people::followers))
+        .route("/{handle}/following", get(people::following))
+        .route("/accounts/{id}/block", post(people::block))
+        .route("/accounts/{id}/unblock", post(people::unblock))
+        .route("/accounts/{id}/mute", post(people::mute))
+        .route("/accounts/{id}/unmute", post(people::unmute))
 }
 
 /// Adds the security headers to every web response; pages (not assets) are private to
 /// the visitor and never cached.
 pub(crate) async fn security_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    // A page may widen its own policy (the consent page lets its form reach the app).
+    if !h.contains_key(CONTENT_SECURITY_POLICY) {
+        h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    }
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
