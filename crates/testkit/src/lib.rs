@@ -19,6 +19,7 @@
 //! # }
 //! ```
 
+pub mod browser;
 pub mod live;
 
 use reqwest::{Method, RequestBuilder, Response};

@@ -1,141 +1,15 @@
 //! The web UI over HTTP: sessions, anti-forgery tokens, sign-in redirects, escaping of
 //! post text, the security headers, assets and the live endpoint.
 //!
-//! A small browser stand-in ([`Browser`]) keeps cookies and reads the forms' CSRF token
-//! out of the HTML, as a browser would send them back.
+//! The testkit's browser stand-in ([`Browser`]) keeps cookies and reads the forms' CSRF
+//! token out of the HTML, as a browser would send them back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
-use starling_testkit::{TestApp, spawn_app};
-use std::collections::BTreeMap;
-use std::time::Duration;
-
-/// Cookies of one visitor, and requests that carry them.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep_cookies(&mut self, r: &reqwest::Response) {
-        for v in r.headers().get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .get(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    async fn page(&mut self, path: &str) -> String {
-        let r = self.get(path).await;
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.text().await.unwrap()
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    /// Signs up through the form; the browser is then signed in.
-    async fn sign_up(&mut self, name: &str) {
-        let html = self.page("/sign-up").await;
-        let csrf = csrf_of(&html);
-        let email = format!("{name}@example.com");
-        let r = self
-            .post(
-                "/sign-up",
-                &[
-                    ("csrf", &csrf),
-                    ("username", name),
-                    ("email", &email),
-                    ("password", "correct horse battery"),
-                    ("agreement", "true"),
-                ],
-            )
-            .await;
-        assert_eq!(
-            r.status(),
-            StatusCode::SEE_OTHER,
-            "{}",
-            r.text().await.unwrap()
-        );
-        assert!(self.cookies.contains_key("starling_session"));
-    }
-
-    /// Posts through the home page's composer; returns the response.
-    async fn post_status(&mut self, text: &str) -> reqwest::Response {
-        let csrf = csrf_of(&self.page("/home").await);
-        self.post(
-            "/statuses",
-            &[
-                ("csrf", &csrf),
-                ("status", text),
-                ("visibility", "public"),
-                ("return_to", "/home"),
-            ],
-        )
-        .await
-    }
-}
-
-/// The value of the first `csrf` hidden field in a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, SET_COOKIE};
+use starling_testkit::browser::{Browser, csrf_of, location, read_until};
+use starling_testkit::spawn_app;
 
 #[tokio::test]
 async fn pages_that_need_a_session_send_to_sign_in_and_back() {
@@ -446,21 +320,6 @@ async fn pages_carry_a_strict_content_security_policy_and_assets_are_cached() {
     // Unknown paths still get the API's answer.
     let r = b.get("/api/v1/nothing").await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-}
-
-/// Reads an SSE body until `needle` appears (or fails after 10 s).
-async fn read_until(r: &mut reqwest::Response, needle: &str) -> String {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen.contains(needle) {
-        let chunk = tokio::time::timeout_at(deadline, r.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("no {needle:?} in {seen:?}"))
-            .unwrap()
-            .expect("stream open");
-        seen.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    seen
 }
 
 #[tokio::test]

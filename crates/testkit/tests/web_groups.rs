@@ -4,184 +4,51 @@
 //! conversation, reach no one outside them — not a signed-in non-member, not a
 //! signed-out visitor, not by URL nor by the live stream.
 //!
-//! [`Browser`] is the same small browser stand-in as in `web.rs`: it keeps cookies and
+//! [`Browser`] is the testkit's browser stand-in, as in `web.rs`: it keeps cookies and
 //! reads the forms' CSRF token out of the HTML.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use reqwest::StatusCode;
-use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use starling_testkit::{TestApp, spawn_app};
-use std::collections::BTreeMap;
-use std::time::Duration;
+use starling_testkit::browser::{Browser, csrf_of, location, read_until};
+use starling_testkit::spawn_app;
 
-/// Cookies of one visitor, and requests that carry them.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep_cookies(&mut self, r: &reqwest::Response) {
-        for v in r.headers().get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .get(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    async fn page(&mut self, path: &str) -> String {
-        let r = self.get(path).await;
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.text().await.unwrap()
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    /// Signs up through the form; the browser is then signed in.
-    async fn sign_up(&mut self, name: &str) {
-        let csrf = csrf_of(&self.page("/sign-up").await);
-        let email = format!("{name}@example.com");
-        let r = self
-            .post(
-                "/sign-up",
-                &[
-                    ("csrf", &csrf),
-                    ("username", name),
-                    ("email", &email),
-                    ("password", "correct horse battery"),
-                    ("agreement", "true"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    }
-
-    /// This session's anti-forgery token.
-    async fn csrf(&mut self) -> String {
-        csrf_of(&self.page("/home").await)
-    }
-
-    /// Sends a form with this session's token.
-    async fn send(&mut self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-        let csrf = self.csrf().await;
-        let mut form = vec![("csrf", csrf.as_str())];
-        form.extend_from_slice(fields);
-        self.post(path, &form).await
-    }
-
-    /// Creates a group through the directory's form; returns its id.
-    async fn create_group(&mut self, name: &str, visibility: &str) -> String {
-        let r = self
-            .send(
-                "/groups",
-                &[
-                    ("name", name),
-                    ("description", "About things"),
-                    ("visibility", visibility),
-                ],
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        location(&r)
-            .strip_prefix("/groups/")
-            .expect("sent to the group's page")
-            .to_owned()
-    }
-
-    /// Posts in a group through its page's composer.
-    async fn post_in_group(&mut self, group: &str, text: &str) -> reqwest::Response {
-        let path = format!("/groups/{group}");
-        let html = self.page(&path).await;
-        assert!(html.contains(&format!("name=\"group_id\" value=\"{group}\"")));
-        let csrf = csrf_of(&html);
-        self.post(
-            "/statuses",
+/// Creates a group through the directory's form; returns its id.
+async fn create_group(b: &mut Browser<'_>, name: &str, visibility: &str) -> String {
+    let r = b
+        .send(
+            "/groups",
             &[
-                ("csrf", &csrf),
-                ("status", text),
-                ("visibility", ""),
-                ("group_id", group),
-                ("return_to", &path),
+                ("name", name),
+                ("description", "About things"),
+                ("visibility", visibility),
             ],
         )
-        .await
-    }
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    location(&r)
+        .strip_prefix("/groups/")
+        .expect("sent to the group's page")
+        .to_owned()
 }
 
-/// The value of the first `csrf` hidden field in a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// Reads an SSE body until `needle` appears (or fails after 10 s).
-async fn read_until(r: &mut reqwest::Response, needle: &str) -> String {
-    let mut seen = String::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !seen.contains(needle) {
-        let chunk = tokio::time::timeout_at(deadline, r.chunk())
-            .await
-            .unwrap_or_else(|_| panic!("no {needle:?} in {seen:?}"))
-            .unwrap()
-            .expect("stream open");
-        seen.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    seen
+/// Posts in a group through its page's composer.
+async fn post_in_group(b: &mut Browser<'_>, group: &str, text: &str) -> reqwest::Response {
+    let path = format!("/groups/{group}");
+    let html = b.page(&path).await;
+    assert!(html.contains(&format!("name=\"group_id\" value=\"{group}\"")));
+    let csrf = csrf_of(&html);
+    b.post(
+        "/statuses",
+        &[
+            ("csrf", &csrf),
+            ("status", text),
+            ("visibility", ""),
+            ("group_id", group),
+            ("return_to", &path),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -212,7 +79,7 @@ async fn a_public_group_is_created_joined_and_posted_in_through_forms() {
     assert!(html.contains("name"), "the message names the field");
     assert!(html.contains("kept text"));
 
-    let id = ana.create_group("Gardeners", "public").await;
+    let id = create_group(&mut ana, "Gardeners", "public").await;
     let html = ana.page("/groups").await;
     assert!(
         html.contains("Gardeners") && html.contains("1 member"),
@@ -229,7 +96,7 @@ async fn a_public_group_is_created_joined_and_posted_in_through_forms() {
     );
     let r = ben.send(&format!("/groups/{id}/join"), &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let r = ben.post_in_group(&id, "Tomatoes are up").await;
+    let r = post_in_group(&mut ben, &id, "Tomatoes are up").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), format!("/groups/{id}"));
     let html = ana.page(&format!("/groups/{id}")).await;
@@ -254,7 +121,7 @@ async fn a_public_group_is_created_joined_and_posted_in_through_forms() {
     );
 
     // A refused group post keeps the group as its audience.
-    let r = ben.post_in_group(&id, &"x".repeat(141)).await;
+    let r = post_in_group(&mut ben, &id, &"x".repeat(141)).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let html = r.text().await.unwrap();
     assert!(html.contains(&format!("name=\"group_id\" value=\"{id}\"")));
@@ -276,7 +143,7 @@ async fn group_forms_without_the_sessions_token_are_refused() {
     ana.sign_up("ana").await;
     let mut ben = Browser::new(&app);
     ben.sign_up("ben").await;
-    let id = ana.create_group("Board", "private").await;
+    let id = create_group(&mut ana, "Board", "private").await;
     let ben_id = app.app.lookup("ben").await.unwrap().id.to_string();
     let ana_token = ana.csrf().await;
 
@@ -324,8 +191,8 @@ async fn a_private_groups_posts_and_members_stay_with_its_members() {
     ben.sign_up("ben").await;
     let mut eve = Browser::new(&app);
     eve.sign_up("eve").await;
-    let id = ana.create_group("Board", "private").await;
-    let r = ana.post_in_group(&id, "board-only secret plans").await;
+    let id = create_group(&mut ana, "Board", "private").await;
+    let r = post_in_group(&mut ana, &id, "board-only secret plans").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let group = format!("/groups/{id}");
     let members = format!("{group}/members");
@@ -532,7 +399,7 @@ async fn group_admins_invite_edit_and_delete() {
     ana.sign_up("ana").await;
     let mut ben = Browser::new(&app);
     ben.sign_up("ben").await;
-    let id = ana.create_group("Board", "private").await;
+    let id = create_group(&mut ana, "Board", "private").await;
     let group = format!("/groups/{id}");
 
     // Invitations: unknown names and bad input are refused, naming the field.
@@ -642,9 +509,7 @@ async fn long_lists_are_paginated() {
     // 21 groups: the directory's second page has the oldest.
     let mut first = String::new();
     for n in 0..21 {
-        let id = ana
-            .create_group(&format!("Group number {n:02}"), "public")
-            .await;
+        let id = create_group(&mut ana, &format!("Group number {n:02}"), "public").await;
         if n == 0 {
             first = id;
         }
@@ -666,9 +531,7 @@ async fn long_lists_are_paginated() {
     // 21 posts in a group: the second page of its timeline has the first.
     let group = format!("/groups/{first}");
     for n in 0..21 {
-        let r = ana
-            .post_in_group(&first, &format!("group post {n:02}"))
-            .await;
+        let r = post_in_group(&mut ana, &first, &format!("group post {n:02}")).await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
     let html = ana.page(&group).await;

@@ -6,167 +6,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use reqwest::StatusCode;
-use reqwest::header::{ACCEPT, COOKIE, LOCATION, REFERER, SET_COOKIE};
+use reqwest::header::{ACCEPT, COOKIE, REFERER};
+use starling_testkit::browser::{Browser, location};
 use starling_testkit::{TestApp, spawn_app};
-use std::collections::BTreeMap;
 
-/// Cookies of one visitor, and requests that carry them (as in `web.rs`).
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-    csrf: String,
-    username: String,
+/// A browser whose forms are sent from the home page (their `Referer`) unless a test
+/// names another page.
+fn browser(app: &TestApp) -> Browser<'_> {
+    Browser::new(app).with_referer("/home")
 }
 
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: BTreeMap::new(),
-            csrf: String::new(),
-            username: String::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep_cookies(&mut self, r: &reqwest::Response) {
-        for v in r.headers().get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .get(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    async fn page(&mut self, path: &str) -> String {
-        let r = self.get(path).await;
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.text().await.unwrap()
-    }
-
-    /// POSTs a form as if from the page `from` (its `Referer`).
-    async fn post_from(
-        &mut self,
-        from: &str,
-        path: &str,
-        form: &[(&str, &str)],
-    ) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .header(REFERER, self.app.url(from))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        self.post_from("/home", path, form).await
-    }
-
-    /// POSTs with the session's own token.
-    async fn send(&mut self, path: &str) -> reqwest::Response {
-        let csrf = self.csrf.clone();
-        self.post(path, &[("csrf", &csrf)]).await
-    }
-
-    async fn sign_up(&mut self, name: &str) {
-        let html = self.page("/sign-up").await;
-        let csrf = csrf_of(&html);
-        let email = format!("{name}@example.com");
-        let r = self
-            .post(
-                "/sign-up",
-                &[
-                    ("csrf", &csrf),
-                    ("username", name),
-                    ("email", &email),
-                    ("password", "correct horse battery"),
-                    ("agreement", "true"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        self.csrf = csrf_of(&self.page("/home").await);
-        self.username = name.to_owned();
-    }
-
-    /// Posts through the composer; returns the new post's id.
-    async fn post_status(&mut self, text: &str, visibility: &str) -> String {
-        let csrf = self.csrf.clone();
-        let r = self
-            .post(
-                "/statuses",
-                &[
-                    ("csrf", &csrf),
-                    ("status", text),
-                    ("visibility", visibility),
-                ],
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER);
-        let me = self.app.app.lookup(&self.username).await.unwrap();
-        let page = self
-            .app
-            .app
-            .timeline(
-                Some(&me),
-                starling_service::timelines::Timeline::Account(me.id, Default::default()),
-                starling_service::Page::first(1),
-            )
-            .await
-            .unwrap();
-        page.items[0].status.id.to_string()
-    }
-}
-
-/// The value of the first `csrf` hidden field in a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
-
-/// A signed-up browser for `name`.
+/// A signed-up [`browser`] for `name`.
 async fn user<'a>(app: &'a TestApp, name: &str) -> Browser<'a> {
-    let mut b = Browser::new(app);
+    let mut b = browser(app);
     b.sign_up(name).await;
     b
 }
@@ -193,11 +45,12 @@ async fn like_repost_and_bookmark_forms_need_the_token_and_redirect_back() {
     let app = spawn_app().await;
     let mut ana = user(&app, "ana").await;
     let mut ben = user(&app, "ben").await;
-    let id = ana.post_status("hello from ana", "public").await;
+    let id = ana.publish("hello from ana", "public").await;
 
     // Without the right token nothing happens.
+    let ana_csrf = ana.csrf().await;
     for kind in ["favourite", "reblog", "bookmark"] {
-        for token in ["", "wrong", ana.csrf.as_str()] {
+        for token in ["", "wrong", ana_csrf.as_str()] {
             let r = ben
                 .post(&format!("/statuses/{id}/{kind}"), &[("csrf", token)])
                 .await;
@@ -210,7 +63,7 @@ async fn like_repost_and_bookmark_forms_need_the_token_and_redirect_back() {
 
     // With it: back to the page the form was on, at the post.
     for kind in ["favourite", "reblog", "bookmark"] {
-        let csrf = ben.csrf.clone();
+        let csrf = ben.csrf().await;
         let r = ben
             .post_from(
                 "/public?max_id=999999999999999999",
@@ -236,12 +89,13 @@ async fn like_repost_and_bookmark_forms_need_the_token_and_redirect_back() {
     assert_eq!(count(&html, &id, "favourite"), Some(1));
 
     // The script's request gets the state as JSON.
+    let csrf = ben.csrf().await;
     let r = app
         .client
         .post(app.url(&format!("/statuses/{id}/unfavourite")))
         .header(COOKIE, ben.cookie_header())
         .header(ACCEPT, "application/json")
-        .form(&[("csrf", ben.csrf.as_str())])
+        .form(&[("csrf", csrf.as_str())])
         .send()
         .await
         .unwrap();
@@ -253,17 +107,21 @@ async fn like_repost_and_bookmark_forms_need_the_token_and_redirect_back() {
 
     // Undoing works through the forms too; an unknown action is 404.
     assert_eq!(
-        ben.send(&format!("/statuses/{id}/unreblog")).await.status(),
-        StatusCode::SEE_OTHER
-    );
-    assert_eq!(
-        ben.send(&format!("/statuses/{id}/unbookmark"))
+        ben.send(&format!("/statuses/{id}/unreblog"), &[])
             .await
             .status(),
         StatusCode::SEE_OTHER
     );
     assert_eq!(
-        ben.send(&format!("/statuses/{id}/explode")).await.status(),
+        ben.send(&format!("/statuses/{id}/unbookmark"), &[])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        ben.send(&format!("/statuses/{id}/explode"), &[])
+            .await
+            .status(),
         StatusCode::NOT_FOUND
     );
     let html = ben.page("/public").await;
@@ -272,7 +130,7 @@ async fn like_repost_and_bookmark_forms_need_the_token_and_redirect_back() {
     assert!(ben.page("/bookmarks").await.contains("No bookmarks yet"));
 
     // A foreign Referer is not followed: back to the post instead.
-    let csrf = ben.csrf.clone();
+    let csrf = ben.csrf().await;
     let r = app
         .client
         .post(app.url(&format!("/statuses/{id}/favourite")))
@@ -290,7 +148,7 @@ async fn marking_a_post_one_cannot_see_is_not_found() {
     let app = spawn_app().await;
     let mut ana = user(&app, "ana").await;
     let mut ben = user(&app, "ben").await;
-    let secret = ana.post_status("for my followers only", "private").await;
+    let secret = ana.publish("for my followers only", "private").await;
     for kind in [
         "favourite",
         "reblog",
@@ -298,7 +156,7 @@ async fn marking_a_post_one_cannot_see_is_not_found() {
         "unfavourite",
         "unbookmark",
     ] {
-        let r = ben.send(&format!("/statuses/{secret}/{kind}")).await;
+        let r = ben.send(&format!("/statuses/{secret}/{kind}"), &[]).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{kind}");
         let body = r.text().await.unwrap();
         assert!(!body.contains("for my followers only"));
@@ -312,8 +170,8 @@ async fn marking_a_post_one_cannot_see_is_not_found() {
     assert_eq!(view.status.favourites_count, 0);
     assert_eq!(view.status.reblogs_count, 0);
     // Signed out, the forms are not offered and the actions send to sign-in.
-    let mut stranger = Browser::new(&app);
-    let public = ana.post_status("public one", "public").await;
+    let mut stranger = browser(&app);
+    let public = ana.publish("public one", "public").await;
     let html = stranger.page("/public").await;
     assert!(html.contains("0 likes") && !html.contains(&format!("data-post=\"{public}\"")));
     let r = stranger
@@ -329,9 +187,11 @@ async fn bookmarks_are_private_and_reposts_show_who_reposted() {
     let mut ana = user(&app, "ana").await;
     let mut ben = user(&app, "ben").await;
     let mut cy = user(&app, "cy").await;
-    let id = ana.post_status("worth keeping", "public").await;
+    let id = ana.publish("worth keeping", "public").await;
     assert_eq!(
-        ben.send(&format!("/statuses/{id}/bookmark")).await.status(),
+        ben.send(&format!("/statuses/{id}/bookmark"), &[])
+            .await
+            .status(),
         StatusCode::SEE_OTHER
     );
     assert!(ben.page("/bookmarks").await.contains("worth keeping"));
@@ -339,8 +199,8 @@ async fn bookmarks_are_private_and_reposts_show_who_reposted() {
 
     // cy follows ben; ben's repost shows in cy's home as "ben reposted".
     let ben_id = app.app.lookup("ben").await.unwrap().id;
-    cy.send(&format!("/accounts/{ben_id}/follow")).await;
-    ben.send(&format!("/statuses/{id}/reblog")).await;
+    cy.send(&format!("/accounts/{ben_id}/follow"), &[]).await;
+    ben.send(&format!("/statuses/{id}/reblog"), &[]).await;
     let home = cy.page("/home").await;
     assert!(home.contains("worth keeping"));
     assert!(
@@ -357,7 +217,7 @@ async fn lists_belong_to_their_owner() {
     let mut cy = user(&app, "cy").await;
 
     // A bad title is refused with the reason and the field.
-    let csrf = ana.csrf.clone();
+    let csrf = ana.csrf().await;
     let r = ana
         .post("/lists", &[("csrf", &csrf), ("title", "  ")])
         .await;
@@ -403,7 +263,7 @@ async fn lists_belong_to_their_owner() {
         .await;
     assert!(r.text().await.unwrap().contains("there is no @nobody here"));
     let ben_id = app.app.lookup("ben").await.unwrap().id;
-    ana.send(&format!("/accounts/{ben_id}/follow")).await;
+    ana.send(&format!("/accounts/{ben_id}/follow"), &[]).await;
     let r = ana
         .post(
             &format!("{list}/members"),
@@ -411,12 +271,12 @@ async fn lists_belong_to_their_owner() {
         )
         .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    ben.post_status("ben in the list", "public").await;
+    ben.publish("ben in the list", "public").await;
     let page = ana.page(&list).await;
     assert!(page.contains("ben in the list") && page.contains("@ben</span>"));
 
     // Someone else's list is not found, whatever they try.
-    let ccsrf = cy.csrf.clone();
+    let ccsrf = cy.csrf().await;
     assert_eq!(cy.get(&list).await.status(), StatusCode::NOT_FOUND);
     assert_eq!(
         cy.get(&format!("{list}?max_id=1&fragment=1"))
@@ -446,7 +306,9 @@ async fn lists_belong_to_their_owner() {
     assert!(!cy.page("/lists").await.contains("Team"));
 
     // The owner removes, renames and deletes.
-    let r = ana.send(&format!("{list}/members/{ben_id}/remove")).await;
+    let r = ana
+        .send(&format!("{list}/members/{ben_id}/remove"), &[])
+        .await;
     assert_eq!(location(&r), format!("{list}#members"));
     assert!(ana.page(&list).await.contains("Nobody in this list yet"));
     let r = ana
@@ -459,7 +321,7 @@ async fn lists_belong_to_their_owner() {
     assert_eq!(location(&r), "/lists");
     assert!(ana.page("/lists").await.contains(">Crew</a>"));
     assert_eq!(
-        ana.send(&format!("{list}/delete")).await.status(),
+        ana.send(&format!("{list}/delete"), &[]).await.status(),
         StatusCode::SEE_OTHER
     );
     assert!(ana.page("/lists").await.contains("No lists yet"));
@@ -480,20 +342,20 @@ async fn hashtags_can_be_followed_from_their_page() {
     );
     let r = ana.post("/tags/Rust/follow", &[("csrf", "bad")]).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    let r = ana.send("/tags/Rust/follow").await;
+    let r = ana.send("/tags/Rust/follow", &[]).await;
     assert_eq!(location(&r), "/tags/rust");
     let html = ana.page("/tags/rust").await;
     assert!(
         html.contains("action=\"/tags/rust/unfollow\"") && html.contains("You follow this hashtag")
     );
-    ana.send("/tags/rust/unfollow").await;
+    ana.send("/tags/rust/unfollow", &[]).await;
     assert!(
         ana.page("/tags/rust")
             .await
             .contains("action=\"/tags/rust/follow\"")
     );
     // Signed out: no button.
-    let mut stranger = Browser::new(&app);
+    let mut stranger = browser(&app);
     assert!(
         !stranger
             .page("/tags/rust")
@@ -515,9 +377,9 @@ async fn timeline_fragments_continue_without_repeating() {
     let app = spawn_app().await;
     let mut ana = user(&app, "ana").await;
     for i in 0..27 {
-        ana.post_status(&format!("numbered post {i}"), "public")
-            .await;
+        ana.publish(&format!("numbered post {i}"), "public").await;
     }
+    let csrf = ana.csrf().await;
     for base in ["/home", "/public", "/@ana"] {
         let first = ana.page(base).await;
         let mut seen = entries(&first);
@@ -540,7 +402,7 @@ async fn timeline_fragments_continue_without_repeating() {
         assert_eq!(seen, sorted, "{base}: newest first, no repeats");
         assert_eq!(seen.len(), 27, "{base}: nothing skipped");
         // The fragment carries the action forms with the session's token.
-        assert!(fragment.contains(&format!("value=\"{}\"", ana.csrf)));
+        assert!(fragment.contains(&format!("value=\"{csrf}\"")));
         next.clear();
     }
 }
@@ -579,7 +441,7 @@ async fn mention_suggestions_need_a_session_and_match_username_prefixes() {
     let r = ana.get("/mentions?q=bo").await;
     assert_eq!(names(r.json().await.unwrap()), Vec::<String>::new());
     // Signed out: sent to sign in, nothing listed.
-    let mut stranger = Browser::new(&app);
+    let mut stranger = browser(&app);
     let r = stranger.get("/mentions?q=an").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }

@@ -3,121 +3,17 @@
 //! revoked), sessions and authorised apps (revoking only one's own), e-mail preferences,
 //! the OAuth consent page (Authorize, Deny, CSRF), followers lists, block and mute.
 //!
-//! A small browser stand-in ([`Browser`]) keeps cookies and reads the forms' CSRF token
-//! out of the HTML, as a browser would send them back.
+//! The testkit's browser stand-in ([`Browser`]) keeps cookies and reads the forms' CSRF
+//! token out of the HTML, as a browser would send them back.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::header::CONTENT_SECURITY_POLICY;
 use serde_json::Value;
+use starling_testkit::browser::{Browser, csrf_of, location};
 use starling_testkit::{TestApp, spawn_app};
 use std::collections::BTreeMap;
-
-/// Cookies of one visitor, and requests that carry them.
-struct Browser<'a> {
-    app: &'a TestApp,
-    cookies: BTreeMap<String, String>,
-}
-
-impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            cookies: BTreeMap::new(),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep_cookies(&mut self, r: &reqwest::Response) {
-        for v in r.headers().get_all(SET_COOKIE) {
-            let v = v.to_str().unwrap();
-            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
-            let (name, value) = pair.split_once('=').unwrap();
-            if attrs.contains("Max-Age=0") {
-                self.cookies.remove(name);
-            } else {
-                self.cookies.insert(name.to_owned(), value.to_owned());
-            }
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .get(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    async fn page(&mut self, path: &str) -> String {
-        let r = self.get(path).await;
-        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
-        r.text().await.unwrap()
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-        let r = self
-            .app
-            .client
-            .post(self.app.url(path))
-            .header(COOKIE, self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .unwrap();
-        self.keep_cookies(&r);
-        r
-    }
-
-    /// Signs in through the form with `password-{name}` (the testkit's sign-up password).
-    async fn sign_in(&mut self, name: &str) {
-        let password = format!("password-{name}");
-        let r = self.try_sign_in(name, &password).await;
-        assert_eq!(r.status(), StatusCode::SEE_OTHER, "sign-in of {name}");
-    }
-
-    async fn try_sign_in(&mut self, name: &str, password: &str) -> reqwest::Response {
-        let csrf = csrf_of(&self.page("/sign-in").await);
-        self.post(
-            "/sign-in",
-            &[("csrf", &csrf), ("login", name), ("password", password)],
-        )
-        .await
-    }
-
-    /// The CSRF token of the signed-in session (from any page's forms).
-    async fn csrf(&mut self) -> String {
-        csrf_of(&self.page("/settings/profile").await)
-    }
-}
-
-/// The value of the first `csrf` hidden field in a page.
-fn csrf_of(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].to_owned()
-}
-
-fn location(r: &reqwest::Response) -> String {
-    r.headers()
-        .get(LOCATION)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default()
-}
 
 /// Every value of `data-{attr}="…"` in a page, in order.
 fn data_values(html: &str, attr: &str) -> Vec<String> {
