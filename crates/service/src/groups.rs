@@ -187,12 +187,14 @@ impl Starling {
             .map(parse_description)
             .transpose()
             .map_err(invalid)?;
+        // Only a real change of privacy rewrites the visibility of the group's posts.
         let visibility = c
             .visibility
             .as_deref()
             .map(GroupVisibility::parse)
             .transpose()
-            .map_err(invalid)?;
+            .map_err(invalid)?
+            .filter(|v| v.as_str() != view.group.visibility);
         let group = self
             .db()
             .update_group(

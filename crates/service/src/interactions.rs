@@ -243,7 +243,12 @@ impl Starling {
             Mark::Favourite
         };
         let rows = self.db().marked_statuses(mark, me.id, &page).await?;
-        let next_max_id = rows.last().map(|l| l.cursor);
+        // Cursors come from the marks read, before posts the viewer may no longer see
+        // are left out: a page they thinned still leads on, and only a short read ends.
+        let next_max_id = rows
+            .last()
+            .filter(|_| rows.len() as i64 >= page.limit)
+            .map(|l| l.cursor);
         let prev_min_id = rows.first().map(|l| l.cursor);
         let statuses = rows.into_iter().map(|l| l.item).collect();
         Ok(Paged {

@@ -174,11 +174,21 @@ impl Starling {
             self.account(subject).await?;
         }
         let rows = self.db().account_list(list, subject, &page).await?;
-        Ok(Paged::from_cursors(
-            rows.into_iter()
+        // The cursors come from the rows read, before deactivated accounts are left out:
+        // a page they thinned still leads on, and only a short read ends the list.
+        let next_max_id = rows
+            .last()
+            .filter(|_| rows.len() as i64 >= page.limit)
+            .map(|l| l.cursor);
+        let prev_min_id = rows.first().map(|l| l.cursor);
+        Ok(Paged {
+            items: rows
+                .into_iter()
                 .filter(|l| l.item.deactivated_at.is_none())
-                .map(|l| (l.cursor, l.item))
+                .map(|l| l.item)
                 .collect(),
-        ))
+            next_max_id,
+            prev_min_id,
+        })
     }
 }

@@ -582,3 +582,47 @@ async fn long_lists_are_paginated() {
     assert_eq!(html.matches("class=\"conversation-item").count(), 1);
     assert!(html.contains("message 20"));
 }
+
+#[tokio::test]
+async fn a_stale_settings_form_does_not_undo_a_change_of_privacy() {
+    let app = spawn_app().await;
+    let mut ana = Browser::new(&app);
+    ana.sign_up("ana").await;
+    let id = create_group(&mut ana, "Team", "public").await;
+    let group = format!("/groups/{id}");
+    let members = format!("{group}/members");
+    let private = "id=\"group-private\" name=\"visibility\" value=\"private\" checked";
+    // The settings form as first shown: public, and says so.
+    let stale = ana.page(&members).await;
+    assert!(stale.contains("name=\"visibility_was\" value=\"public\""));
+    // Meanwhile the group is made private (another tab, or another admin).
+    let r = ana
+        .send(
+            &format!("{group}/edit"),
+            &[
+                ("name", "Team"),
+                ("description", "About things"),
+                ("visibility", "private"),
+                ("visibility_was", "public"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(ana.page(&members).await.contains(private));
+    // The stale form, sent to change only the description, keeps the group private.
+    let r = ana
+        .send(
+            &format!("{group}/edit"),
+            &[
+                ("name", "Team"),
+                ("description", "New words"),
+                ("visibility", "public"),
+                ("visibility_was", "public"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let html = ana.page(&members).await;
+    assert!(html.contains("New words"));
+    assert!(html.contains(private), "still private");
+}

@@ -445,3 +445,41 @@ async fn mention_suggestions_need_a_session_and_match_username_prefixes() {
     let r = stranger.get("/mentions?q=an").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_bookmarks_page_thinned_by_a_block_still_leads_to_older_ones() {
+    let app = spawn_app().await;
+    let mut ana = user(&app, "ana").await;
+    let mut ben = user(&app, "ben").await;
+    let mut cy = user(&app, "cy").await;
+    // Twenty bookmarks of Cy's posts, then the newest one of Ben's: the first page (20)
+    // holds Ben's and 19 of Cy's; Ana then blocks Ben, which hides his from her.
+    let mut cys = Vec::new();
+    for i in 0..20 {
+        cys.push(cy.publish(&format!("cy keeps {i:02}"), "public").await);
+    }
+    for id in &cys {
+        ana.send(&format!("/statuses/{id}/bookmark"), &[]).await;
+    }
+    let bens = ben.publish("ben's to keep", "public").await;
+    ana.send(&format!("/statuses/{bens}/bookmark"), &[]).await;
+    let ben_id = app.app.lookup("ben").await.unwrap().id;
+    let r = ana.send(&format!("/accounts/{ben_id}/block"), &[]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+
+    let first = ana.page("/bookmarks").await;
+    assert!(!first.contains("ben's to keep"));
+    assert!(
+        !first.contains("cy keeps 00"),
+        "the oldest is on the next page"
+    );
+    let marker = "<a href=\"";
+    let older_at = first
+        .find("data-older")
+        .expect("a page with fewer than 20 shown still links to older ones");
+    let start = first[..older_at].rfind(marker).unwrap() + marker.len();
+    let older = first[start..start + first[start..].find('"').unwrap()].replace("&amp;", "&");
+    let second = ana.page(&older).await;
+    assert!(second.contains("cy keeps 00"));
+    assert!(!second.contains("data-older"), "and the list ends there");
+}

@@ -119,6 +119,10 @@ pub(crate) struct GroupForm {
     description: String,
     #[serde(default)]
     visibility: String,
+    /// The privacy the form was shown with: only a change of it is sent, so saving a
+    /// stale form (another admin changed the privacy since) does not undo theirs.
+    #[serde(default)]
+    visibility_was: String,
 }
 
 /// `?max_id=` and `?mine=1` (only the visitor's own groups) for the directory.
@@ -552,7 +556,7 @@ pub(crate) async fn edit(
     let changes = GroupChanges {
         name: Some(form.name),
         description: Some(form.description),
-        visibility: Some(form.visibility).filter(|v| !v.is_empty()),
+        visibility: Some(form.visibility).filter(|v| !v.is_empty() && *v != form.visibility_was),
     };
     match app.update_group(&session.account, id, changes).await {
         Ok(_) => Ok(see_other(&format!("/groups/{id}/members"))),

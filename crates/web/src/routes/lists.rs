@@ -16,7 +16,7 @@ use starling_service::{ServiceError, Starling};
 use super::actions::TokenForm;
 use super::feed::{self, FragmentQuery};
 use super::interactions::back_to;
-use super::pages::{Older, layout, older_link, see_other};
+use super::pages::{Older, layout, next_link, older_link, see_other};
 use super::render;
 use crate::error::{WebError, WebResult};
 use crate::forms::encode_query;
@@ -44,7 +44,7 @@ pub(crate) async fn bookmarks(
 ) -> WebResult<Response> {
     let page = app.marked(&session.account, true, q.page()).await?;
     let posts = PostCard::all(&page.items, now_millis());
-    let older = older_link("/bookmarks", page.items.len(), page.next_max_id);
+    let older = next_link("/bookmarks", page.next_max_id);
     if f.wanted() {
         return feed::fragment(Some(&session), posts, older);
     }

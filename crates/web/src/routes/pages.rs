@@ -37,6 +37,12 @@ impl Older {
     }
 }
 
+/// The link to the next older page, for lists whose service says whether one may exist
+/// (`next_max_id` is `None` at the end), so a page thinned by filtering still leads on.
+pub(crate) fn next_link(path: &str, next: Option<i64>) -> Option<String> {
+    next.map(|id| format!("{path}?max_id={id}"))
+}
+
 /// The link to the next older page, when this one was full.
 pub(crate) fn older_link(path: &str, len: usize, next: Option<i64>) -> Option<String> {
     match next {

@@ -69,12 +69,8 @@ async fn people(
             "followers",
         ),
     };
-    let more = match paged.next_max_id {
-        Some(id) if paged.items.len() as i64 >= PEOPLE_PAGE => {
-            Some(format!("/@{}/{path}?max_id={id}", account.username))
-        }
-        _ => None,
-    };
+    let more =
+        super::pages::next_link(&format!("/@{}/{path}", account.username), paged.next_max_id);
     render(&PeoplePage {
         layout: layout(&app, session.0.as_ref(), heading.clone(), Nav::Other).await?,
         people: paged.items.iter().map(PersonRow::of).collect(),
