@@ -20,6 +20,10 @@ pub const OOB_REDIRECT: &str = "urn:ietf:wg:oauth:2.0:oob";
 /// How long an authorization code stays valid.
 const CODE_TTL_MS: i64 = 10 * 60 * 1000;
 
+/// URI schemes refused as OAuth redirects: they run or render content rather than
+/// hand a code back to an app.
+const NON_REDIRECT_SCHEMES: [&str; 5] = ["javascript", "data", "vbscript", "file", "blob"];
+
 /// Who is making a request: the token's app, account (absent for app-only tokens) and scopes.
 #[derive(Debug, Clone)]
 pub struct Principal {
@@ -165,9 +169,20 @@ impl Starling {
             .filter(|s| !s.is_empty())
             .unwrap_or(OOB_REDIRECT);
         for uri in redirect_uris.split_whitespace() {
-            if uri != OOB_REDIRECT && url::Url::parse(uri).is_err() {
+            if uri == OOB_REDIRECT {
+                continue;
+            }
+            let Ok(parsed) = url::Url::parse(uri) else {
                 return Err(ServiceError::invalid(format!(
                     "redirect_uris must be absolute URIs or {OOB_REDIRECT}: {uri:?} is not"
+                )));
+            };
+            // Apps may use their own schemes (`myapp://callback`), but a redirect that a
+            // browser would run or render in our place is never a way back to an app.
+            if NON_REDIRECT_SCHEMES.contains(&parsed.scheme()) {
+                return Err(ServiceError::invalid(format!(
+                    "redirect_uris may not use the {}: scheme: {uri:?}",
+                    parsed.scheme()
                 )));
             }
         }

@@ -518,3 +518,33 @@ async fn password_guessing_is_throttled_per_login() {
         "other accounts are unaffected"
     );
 }
+
+#[tokio::test]
+async fn apps_may_not_register_redirects_that_a_browser_would_run() {
+    let app = spawn_app().await;
+    for uri in [
+        "javascript:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "file:///etc/passwd",
+    ] {
+        let r = app
+            .post_json(
+                "/api/v1/apps",
+                None,
+                json!({"client_name": "Evil", "redirect_uris": uri}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+        let error = body(r).await["error"].as_str().unwrap().to_owned();
+        assert!(error.contains("redirect_uris may not use the"), "{error}");
+    }
+    // An app's own scheme and https remain fine.
+    let r = app
+        .post_json(
+            "/api/v1/apps",
+            None,
+            json!({"client_name": "Phone", "redirect_uris": "myapp://oauth https://example.com/cb"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}

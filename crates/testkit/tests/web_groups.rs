@@ -626,3 +626,25 @@ async fn a_stale_settings_form_does_not_undo_a_change_of_privacy() {
     assert!(html.contains("New words"));
     assert!(html.contains(private), "still private");
 }
+
+#[tokio::test]
+async fn a_field_naming_too_many_people_is_refused_before_any_lookup() {
+    let app = spawn_app().await;
+    let mut ana = Browser::new(&app);
+    ana.sign_up("ana").await;
+    let id = create_group(&mut ana, "Team", "public").await;
+    let many: Vec<String> = (0..51).map(|i| format!("@person{i}")).collect();
+    let r = ana
+        .send(
+            &format!("/groups/{id}/invitations"),
+            &[("usernames", &many.join(" "))],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("People to invite: name at most 50 people at a time")
+    );
+}

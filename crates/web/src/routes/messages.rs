@@ -140,6 +140,9 @@ fn recipients(field: &str) -> Result<Vec<String>, String> {
     usernames(field, "Recipients")
 }
 
+/// The most people one field may name (the service invites at most 50 at a time).
+const MAX_NAMES: usize = 50;
+
 /// The usernames of a field listing people (`@ana, @ben eve`), or why it cannot be
 /// read; `label` names the field in the message.
 pub(crate) fn usernames(field: &str, label: &str) -> Result<Vec<String>, String> {
@@ -157,6 +160,12 @@ pub(crate) fn usernames(field: &str, label: &str) -> Result<Vec<String>, String>
         }
         if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
             names.push(name.to_owned());
+        }
+        // Each name costs a lookup before the service's own limits apply.
+        if names.len() > MAX_NAMES {
+            return Err(format!(
+                "{label}: name at most {MAX_NAMES} people at a time"
+            ));
         }
     }
     if names.is_empty() {
@@ -193,12 +202,18 @@ pub(crate) async fn create(
         ..NewPost::default()
     };
     match app.post(&session.principal, req).await {
-        Ok(view) => {
-            let row = app
-                .conversation_of_message(&session.account, view.status.id)
-                .await?;
-            Ok(see_other(&format!("/messages/{}", row.id)))
-        }
+        // Sent: if its conversation cannot be found right now, the list is the place to
+        // go, not an error page that would invite sending the message again.
+        Ok(view) => match app
+            .conversation_of_message(&session.account, view.status.id)
+            .await
+        {
+            Ok(row) => Ok(see_other(&format!("/messages/{}", row.id))),
+            Err(e) => {
+                tracing::warn!(error = %e, "a sent message's conversation was not found");
+                Ok(see_other("/messages"))
+            }
+        },
         Err(ServiceError::Validation(reason)) => {
             refused(&app, &session, form, format!("Not sent: {reason}")).await
         }
