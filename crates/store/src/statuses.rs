@@ -517,10 +517,23 @@ impl Db {
     /// Copies the oldest `max_posts` queued posts into their authors' followers' home
     /// feeds in one transaction, and removes them from the queue. Returns how many posts
     /// were fanned out.
+    ///
+    /// On PostgreSQL several calls may run at once (several workers, several nodes): each
+    /// claims its batch with `FOR UPDATE SKIP LOCKED`, so the batches are disjoint, and the
+    /// claimed rows stay locked (and queued) until the batch commits — a batch that fails
+    /// or is cancelled half-way leaves its posts in the queue for the next one.
     pub async fn fan_out_queued(&self, max_posts: i64) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
+        // SQLite has one writer connection, so one batch at a time and nothing to lock.
+        // On PostgreSQL, `SKIP LOCKED` never waits: a batch takes the oldest posts no
+        // other batch holds. (Without it, two workers took the same oldest posts and
+        // wrote the same feed rows twice, the second waiting on the first's keys.)
+        let claim = match self.backend() {
+            crate::Backend::Sqlite => "",
+            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        };
         let queued: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
-            "SELECT status_id, author_id, reblog FROM fanout_queue ORDER BY status_id LIMIT {}",
+            "SELECT status_id, author_id, reblog FROM fanout_queue ORDER BY status_id LIMIT {}{claim}",
             max_posts.max(1)
         ))
         .fetch_all(&mut *tx)
