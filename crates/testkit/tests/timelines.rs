@@ -521,6 +521,13 @@ async fn parallel_fan_out_copies_every_post_exactly_once() {
     const AUTHORS: usize = 6;
     const POSTS_EACH: usize = 40;
     let app = std::sync::Arc::new(spawn_app_with(|s| s.fan_out_workers = 4).await);
+    // SQLite keeps one worker whatever the setting: it has one writer connection.
+    let workers = if starling_testkit::on_postgres() {
+        4
+    } else {
+        1
+    };
+    assert_eq!(app.app.fan_out_worker_count(), workers);
     let mut authors = Vec::new();
     for i in 0..AUTHORS {
         let token = app.sign_up(&format!("author{i}")).await;
