@@ -31,6 +31,10 @@ pub struct Settings {
     /// Followers count from which an account's posts are merged into home timelines on
     /// read instead of being copied to every follower on write.
     pub celebrity_threshold: i64,
+    /// Fan-out workers per node on PostgreSQL, each copying its own batch of queued posts
+    /// into home feeds at the same time (at least 1; SQLite always runs one, as it has one
+    /// writer). Each busy worker holds one of the node's 16 database connections.
+    pub fan_out_workers: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Password sign-in attempts allowed per login name and minute (0 = unlimited).
@@ -93,6 +97,7 @@ impl Default for Settings {
             registrations_open: true,
             max_post_chars: 140,
             celebrity_threshold: 10_000,
+            fan_out_workers: 4,
             max_body_bytes: 1024 * 1024,
             sign_in_attempts_per_minute: 10,
             max_direct_participants: 50,

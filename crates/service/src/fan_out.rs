@@ -4,9 +4,11 @@
 //! many followers the author has; the worker then writes the feed rows of the posts queued
 //! meanwhile, up to a batch per transaction. Home reads merge the queue, so a post is visible
 //! at once either way: the worker only moves work off the request path and batches it.
+//! On PostgreSQL several workers (`fan_out_workers`) write disjoint batches at once.
 
 use crate::{Result, Starling};
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// How often the worker looks at the queue even without being woken (posts queued by
@@ -25,6 +27,7 @@ impl Starling {
         let mut total = 0;
         loop {
             let done = self.db().fan_out_queued(BATCH).await?;
+            self.fanned_out().fetch_add(done, Ordering::Relaxed);
             total += done;
             if done < BATCH as u64 {
                 return Ok(total);
@@ -32,34 +35,76 @@ impl Starling {
         }
     }
 
+    /// Posts this node has fanned out since it started, by its workers and by
+    /// [`fan_out_queued`](Self::fan_out_queued) (each post counted by the one batch that
+    /// copied it), for monitoring and tests.
+    pub fn fanned_out_posts(&self) -> u64 {
+        self.fanned_out().load(Ordering::Relaxed)
+    }
+
     /// Posts waiting to be fanned out.
     pub async fn fan_out_backlog(&self) -> Result<i64> {
         Ok(self.db().fan_out_backlog().await?)
     }
 
-    /// Runs the fan-out worker until `shutdown` resolves. What is still queued then stays
-    /// queued (home reads merge it) for the next start.
+    /// How many fan-out workers this node runs: one on SQLite (a single writer connection,
+    /// so a second worker would only queue behind the first), `fan_out_workers` (at least
+    /// one) on PostgreSQL.
+    pub fn fan_out_worker_count(&self) -> usize {
+        match self.db().backend() {
+            starling_store::Backend::Sqlite => 1,
+            starling_store::Backend::Postgres => self.settings().fan_out_workers.max(1),
+        }
+    }
+
+    /// Runs the fan-out workers until `shutdown` resolves. A batch still being written then
+    /// is rolled back, and what is still queued stays queued (home reads merge it) for the
+    /// next start.
+    ///
+    /// On PostgreSQL several workers write batches at once: one worker's transaction is
+    /// mostly waiting on the server, and posting outran it (the backlog, merged by every
+    /// home read, then slowed reads down). Each batch claims its own posts (see
+    /// `Db::fan_out_queued`), and the batches' feed rows never overlap, so the workers
+    /// neither repeat each other's work nor wait on each other's locks. Rejected: one worker
+    /// per `author_id % N` slice — no locks, but one busy author keeps one worker busy
+    /// while the others idle, and a node that stops strands its slices.
     pub async fn run_fan_out_worker(&self, shutdown: impl Future<Output = ()>) {
-        let mut shutdown = std::pin::pin!(shutdown);
+        let workers = self.fan_out_worker_count();
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..workers {
+            let app = self.clone();
+            set.spawn(async move { app.fan_out_loop(workers > 1).await });
+        }
+        shutdown.await;
+        // Aborting a worker drops its open transaction, which rolls back.
+        set.shutdown().await;
+    }
+
+    /// One worker: waits to be woken (or for the idle poll), then writes batches while
+    /// there is a backlog. With `helpers`, a full batch also wakes another idle worker,
+    /// so workers join in as the backlog grows and leave as it drains.
+    async fn fan_out_loop(&self, helpers: bool) {
         let mut backlog = false;
         loop {
             if !backlog {
                 tokio::select! {
-                    () = &mut shutdown => break,
                     () = self.fan_out_wake().notified() => {}
                     () = tokio::time::sleep(IDLE_POLL) => {}
                 }
             }
-            tokio::select! {
-                () = &mut shutdown => break,
-                done = self.db().fan_out_queued(BATCH) => match done {
-                    Ok(n) => backlog = n >= BATCH as u64,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "fan-out failed; will retry");
-                        backlog = false;
-                        tokio::time::sleep(RETRY_PAUSE).await;
+            match self.db().fan_out_queued(BATCH).await {
+                Ok(n) => {
+                    self.fanned_out().fetch_add(n, Ordering::Relaxed);
+                    backlog = n >= BATCH as u64;
+                    if backlog && helpers {
+                        self.fan_out_wake().notify_one();
                     }
-                },
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "fan-out failed; will retry");
+                    backlog = false;
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
             }
         }
     }

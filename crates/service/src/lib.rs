@@ -53,6 +53,8 @@ struct Inner {
     sign_in_throttle: throttle::SignInThrottle,
     /// Wakes the fan-out worker when a post is queued.
     fan_out_wake: tokio::sync::Notify,
+    /// Posts this node has fanned out since it started (see [`Starling::fanned_out_posts`]).
+    fanned_out: std::sync::atomic::AtomicU64,
     /// Network statistics with the time they were counted (see [`Starling::stats`]).
     stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
     /// Carries events to this node's streaming subscriptions.
@@ -99,6 +101,7 @@ impl Starling {
                 ids: IdGenerator::new(),
                 stats: std::sync::Mutex::new(None),
                 fan_out_wake: tokio::sync::Notify::new(),
+                fanned_out: std::sync::atomic::AtomicU64::new(0),
                 hub,
                 relay,
                 push_wake: tokio::sync::Notify::new(),
@@ -131,6 +134,10 @@ impl Starling {
 
     pub(crate) fn fan_out_wake(&self) -> &tokio::sync::Notify {
         &self.inner.fan_out_wake
+    }
+
+    pub(crate) fn fanned_out(&self) -> &std::sync::atomic::AtomicU64 {
+        &self.inner.fanned_out
     }
 
     pub(crate) fn push_wake(&self) -> &tokio::sync::Notify {
