@@ -260,25 +260,18 @@ impl Starling {
 pub const SEARCH_LIMIT_MAX: i64 = 20;
 
 impl Starling {
-    /// Accounts whose username starts with `query` (a leading `@` is ignored), for
-    /// `viewer` to mention: active ones only, and none that blocks `viewer` or that
-    /// `viewer` blocks. At most `limit` (capped at [`SEARCH_LIMIT_MAX`]), by username.
+    /// Accounts whose username or display name starts with `query` (a leading `@` is
+    /// ignored), for `viewer` to mention: active ones only, and none that blocks
+    /// `viewer` or that `viewer` blocks. At most `limit` (capped at
+    /// [`SEARCH_LIMIT_MAX`]), by username.
     pub async fn search_accounts(
         &self,
         viewer: &AccountRecord,
         query: &str,
         limit: i64,
     ) -> Result<Vec<AccountRecord>> {
-        let prefix = query.trim().trim_start_matches('@');
-        let found = self
-            .db()
-            .accounts_with_prefix(prefix, limit.clamp(1, SEARCH_LIMIT_MAX))
-            .await?;
-        let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
-        let blocked = self.db().blocked_among(viewer.id, &ids).await?;
-        Ok(found
-            .into_iter()
-            .filter(|a| !blocked.contains(&a.id))
-            .collect())
+        // One rule for both front ends: the Mastodon API's search uses the same query.
+        self.find_accounts(viewer, query, false, limit.clamp(1, SEARCH_LIMIT_MAX), 0)
+            .await
     }
 }

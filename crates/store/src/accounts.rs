@@ -75,31 +75,43 @@ impl Db {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Active accounts whose username starts with `prefix` (case-insensitively), in
-    /// username order: mention autocomplete. `prefix` may only hold letters, digits and
-    /// `_` (what usernames are made of); anything else finds nobody.
-    pub async fn accounts_with_prefix(
+    /// Active accounts whose username or display name starts with `prefix`
+    /// (case-insensitively; display names lowercase ASCII only on SQLite), in username
+    /// order, skipping `offset`: account search. Accounts that block `viewer` or that
+    /// `viewer` blocks are left out in the query itself, so pages stay full; with
+    /// `following_only`, only accounts `viewer` follows.
+    pub async fn search_accounts(
         &self,
+        viewer: i64,
         prefix: &str,
+        following_only: bool,
         limit: i64,
+        offset: i64,
     ) -> Result<Vec<AccountRecord>> {
-        if prefix.is_empty()
-            || !prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
+        if prefix.is_empty() {
             return Ok(Vec::new());
         }
-        // `_` is LIKE's one-character wildcard: escaped, it matches only itself.
-        let pattern = format!("{}%", prefix.to_ascii_lowercase().replace('_', "\\_"));
+        let pattern = format!("{}%", like_escape(&prefix.to_lowercase()));
+        let following = if following_only {
+            " AND EXISTS (SELECT 1 FROM follows f \
+               WHERE f.account_id = $2 AND f.target_id = accounts.id)"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts \
-             WHERE username_lower LIKE $1 ESCAPE '\\' AND deactivated_at IS NULL \
-             ORDER BY username_lower LIMIT {}",
-            limit.clamp(0, 40)
+             WHERE (username_lower LIKE $1 ESCAPE '\\' OR LOWER(display_name) LIKE $1 ESCAPE '\\') \
+             AND deactivated_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM blocks b \
+               WHERE (b.account_id = $2 AND b.target_id = accounts.id) \
+               OR (b.account_id = accounts.id AND b.target_id = $2)){following} \
+             ORDER BY username_lower LIMIT {} OFFSET {}",
+            limit.clamp(0, 80),
+            offset.max(0)
         );
         let rows = sqlx::query(&sql)
             .bind(pattern)
+            .bind(viewer)
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(AccountRecord::from_row).collect()
@@ -232,4 +244,17 @@ impl Db {
             .await?;
         Ok(())
     }
+}
+
+/// `s` with LIKE's wildcards (`%`, `_`) and the escape character itself escaped by `\\`,
+/// so a search for `a_b` matches only names that start with `a_b`.
+pub(crate) fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
