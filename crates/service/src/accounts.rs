@@ -260,10 +260,9 @@ impl Starling {
 pub const SEARCH_LIMIT_MAX: i64 = 20;
 
 impl Starling {
-    /// Accounts whose username or display name starts with `query` (a leading `@` is
-    /// ignored), for `viewer` to mention: active ones only, and none that blocks
-    /// `viewer` or that `viewer` blocks. At most `limit` (capped at
-    /// [`SEARCH_LIMIT_MAX`]), by username.
+    /// Accounts whose username starts with `query` (a leading `@` is ignored), for
+    /// `viewer` to mention: active ones only, and none that blocks `viewer` or that
+    /// `viewer` blocks. At most `limit` (capped at [`SEARCH_LIMIT_MAX`]), by username.
     pub async fn search_accounts(
         &self,
         viewer: &AccountRecord,

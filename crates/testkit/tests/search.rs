@@ -1,5 +1,5 @@
 //! Search over the Mastodon API: `GET /api/v1/accounts/search` and `GET /api/v2/search`
-//! find accounts by username or display-name prefix (case-insensitively), never
+//! find accounts by username prefix (case-insensitively), never
 //! blocked (either way) or deactivated ones, hashtags by prefix, and a local post by its
 //! URL only when the searcher may see it; bad windows are 422s naming the field.
 
@@ -59,14 +59,21 @@ async fn accounts_are_found_by_prefix_case_insensitively() {
         .await;
     assert_eq!(r.status(), StatusCode::OK);
 
-    assert_eq!(names(&app, &me, "q=al").await, ["Alfred", "alice", "carol"]);
+    assert_eq!(names(&app, &me, "q=al").await, ["Alfred", "alice"]);
     assert_eq!(
         names(&app, &me, "q=AL").await,
-        ["Alfred", "alice", "carol"],
-        "case-insensitive, display names included"
+        ["Alfred", "alice"],
+        "case-insensitive"
     );
+    assert_eq!(names(&app, &me, "q=ca").await, ["carol"]);
     assert_eq!(names(&app, &me, "q=%40ali").await, ["alice"], "a leading @");
-    assert_eq!(names(&app, &me, "q=alba%20c").await, ["carol"]);
+    // Display names are not searched (yet): that needs an index of its own.
+    assert_eq!(names(&app, &me, "q=alba").await, Vec::<String>::new());
+    assert_eq!(
+        names(&app, &me, "q=a_").await,
+        Vec::<String>::new(),
+        "_ is no wildcard"
+    );
     assert_eq!(names(&app, &me, "q=zz").await, Vec::<String>::new());
     assert_eq!(
         names(&app, &me, "q=%25").await,

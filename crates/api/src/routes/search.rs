@@ -63,7 +63,7 @@ impl SearchParams {
     }
 }
 
-/// `GET /api/v1/accounts/search?q=`: accounts by username or display-name prefix.
+/// `GET /api/v1/accounts/search?q=`: accounts by username prefix.
 async fn accounts(
     State(app): State<Starling>,
     Auth(p): Auth,
