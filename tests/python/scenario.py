@@ -528,6 +528,7 @@ def run_scenario(base):
     cal_token = cal.create_account("cal", PASSWORDS["cal"], EMAILS["cal"], agreement=True, scopes=SCOPES)
     check(isinstance(cal_token, str) and cal_token, f"create_account(cal) returned {cal_token!r}")
     groups_steps(ana, ben, cal, ana_id, ben_id)
+    search_steps(ana, ben, cal, ana_id, ben_id, first)
     streaming_steps(ana, ben)
 
     # --- token revocation ----------------------------------------------------------------
@@ -578,6 +579,46 @@ def streaming_steps(ana, ben):
         check(update.account.acct == "ana", f"streamed post's author is {update.account.acct!r}, expected 'ana'")
     finally:
         handle.close()
+
+
+def search_steps(ana, ben, cal, ana_id, ben_id, first):
+    """account_search (GET /api/v1/accounts/search) and search_v2 (GET /api/v2/search)."""
+    cal_id = sid(cal.account_verify_credentials())
+
+    step('account_search("BE") finds ben (case-insensitive username prefix)')
+    found = ana.account_search("BE")
+    check(ben_id in ids(found), f"account_search('BE') = {[a.username for a in found]}, lacks ben")
+    check(found[0].acct == "ben", f"first result acct = {found[0].acct!r}, expected 'ben'")
+
+    step("account_search(following=True) lists only followed accounts (ben follows ana, not cal)")
+    check(ids(ben.account_search("ana", following=True)) == [ana_id], "ben's followed search for 'ana' does not return exactly ana")
+    check(ids(ben.account_search("cal", following=True)) == [], "ben's followed search returns cal, whom he does not follow")
+    check(ids(ben.account_search("cal")) == [cal_id], "ben's search for 'cal' does not return cal")
+
+    step("account_search(limit, offset) pages; limit=0 is a 422")
+    both = ids(ana.account_search("a", limit=1)) + ids(ana.account_search("a", limit=1, offset=1))
+    check(both == [ana_id], f"prefix 'a' paged by one gave {both}, expected [ana] only")
+    expect_api_error(lambda: ana.account_search("a", limit=0), 422, "account_search with limit=0")
+
+    step("cal blocks ben: neither finds the other, ana still finds cal")
+    cal.account_block(ben_id)
+    check(ids(ben.account_search("cal")) == [], "ben still finds cal, who blocked him")
+    check(ids(cal.account_search("ben")) == [], "cal still finds ben, whom she blocked")
+    check(ids(ana.account_search("cal")) == [cal_id], "ana no longer finds cal")
+    cal.account_unblock(ben_id)
+
+    step('search_v2("#starl", result_type="hashtags") returns the Tag "starling"')
+    result = ben.search_v2("#starl", result_type="hashtags")
+    names = [t.name for t in result.hashtags]
+    check(names == ["starling"], f"search_v2 hashtags = {names}, expected ['starling']")
+    check(str(result.hashtags[0].url).endswith("/tags/starling"), f"hashtag url = {result.hashtags[0].url!r}")
+    check(result.accounts == [] and result.statuses == [], "a hashtag-only search returned accounts or statuses")
+
+    step("search_v2(q) finds accounts; search_v2(<post URL>) finds that post")
+    result = ana.search_v2("ben")
+    check(ids(result.accounts) == [ben_id], f"search_v2('ben') accounts = {ids(result.accounts)}")
+    result = ben.search_v2(first.url)
+    check(ids(result.statuses) == [sid(first)], f"search_v2({first.url!r}) statuses = {ids(result.statuses)}, expected [{sid(first)}]")
 
 
 def conversations_steps(ana, ben, ana_id, ben_id):

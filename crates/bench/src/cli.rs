@@ -191,17 +191,23 @@ pub enum Workload {
     /// event on every stream (missing after 5 s: an error; req/s is events delivered
     /// per second) and the server's RSS as it goes.
     Stream,
+    /// The web UI: one connection's worth of active accounts sign in through the form
+    /// (`GET` then `POST /sign-in`, anti-forgery cookie and field, the seeded password),
+    /// then `GET /home` (the whole HTML page) with a random one's session cookie; reports
+    /// the sign-ins (`web: sign-in`) and the page (`web`).
+    Web,
 }
 
 impl Workload {
     /// Every workload, in the default order (the ceiling first).
-    pub const ALL: [Workload; 7] = [
+    pub const ALL: [Workload; 8] = [
         Workload::Instance,
         Workload::Home,
         Workload::Post,
         Workload::Mixed,
         Workload::Celebrity,
         Workload::Group,
+        Workload::Web,
         Workload::Stream,
     ];
 
@@ -215,6 +221,7 @@ impl Workload {
             Workload::Celebrity => "celebrity",
             Workload::Group => "group",
             Workload::Stream => "stream",
+            Workload::Web => "web",
         }
     }
 

@@ -8,9 +8,11 @@
 //! follower's (member's) home timeline until the post shows up: the delivery delay a
 //! Mastodon client would see, without streaming.
 //!
-//! `stream` (in [`stream`]) measures the same delay with streaming clients instead.
+//! `stream` (in [`stream`]) measures the same delay with streaming clients instead, and
+//! `web` (in [`web`]) the web UI's home page as signed-in browsers get it.
 
 mod stream;
+mod web;
 
 use crate::cli::{Plan, Workload};
 use crate::report::{CpuSample, MemorySample};
@@ -58,6 +60,9 @@ pub struct Tokens {
     pub group_id: Option<String>,
     /// The active accounts.
     pub users: Vec<Account>,
+    /// The password every seeded account shares (for signing in to the web UI).
+    #[serde(default)]
+    pub base_password: Option<String>,
 }
 
 impl Tokens {
@@ -172,6 +177,10 @@ pub struct Load {
     home_url: Url,
     statuses_url: Url,
     streaming_url: Url,
+    /// A client that does not follow redirects, for the web UI (`web`).
+    web_http: reqwest::Client,
+    sign_in_url: Url,
+    home_page_url: Url,
     /// How long each workload runs.
     pub duration: Duration,
     /// Concurrent connections.
@@ -201,6 +210,17 @@ impl Load {
             home_url: base.join("api/v1/timelines/home?limit=20")?,
             statuses_url: base.join("api/v1/statuses")?,
             streaming_url: base.join("api/v1/streaming/user")?,
+            // The sign-in's answer is a redirect whose cookie must be read, and a page
+            // that redirects is a failure, not a page.
+            web_http: reqwest::Client::builder()
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none())
+                .pool_max_idle_per_host(plan.connections)
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            sign_in_url: base.join("sign-in")?,
+            home_page_url: base.join("home")?,
             duration: plan.duration,
             connections: plan.connections,
             stream_clients: plan.stream_clients,
@@ -223,6 +243,9 @@ impl Load {
             home_url: self.home_url.clone(),
             statuses_url: self.statuses_url.clone(),
             streaming_url: self.streaming_url.clone(),
+            web_http: self.web_http.clone(),
+            sign_in_url: self.sign_in_url.clone(),
+            home_page_url: self.home_page_url.clone(),
             duration,
             connections: self.connections,
             stream_clients: self.stream_clients,
@@ -264,6 +287,7 @@ impl Load {
                 });
             }
             Workload::Stream => return self.stream(tokens, seed).await,
+            Workload::Web => return self.web(tokens, seed).await,
         };
         let (elapsed, recorder) = self.closed_loop(op, self.connections, tokens, seed).await?;
         Ok(Measured {

@@ -313,16 +313,8 @@ impl Starling {
         query: &str,
         limit: i64,
     ) -> Result<Vec<AccountRecord>> {
-        let prefix = query.trim().trim_start_matches('@');
-        let found = self
-            .db()
-            .accounts_with_prefix(prefix, limit.clamp(1, SEARCH_LIMIT_MAX))
-            .await?;
-        let ids: Vec<i64> = found.iter().map(|a| a.id).collect();
-        let blocked = self.db().blocked_among(viewer.id, &ids).await?;
-        Ok(found
-            .into_iter()
-            .filter(|a| !blocked.contains(&a.id))
-            .collect())
+        // One rule for both front ends: the Mastodon API's search uses the same query.
+        self.find_accounts(viewer, query, false, limit.clamp(1, SEARCH_LIMIT_MAX), 0)
+            .await
     }
 }

@@ -17,6 +17,7 @@ pub mod lists;
 pub mod notifications;
 pub mod push;
 pub mod realtime;
+pub mod search;
 pub mod seed;
 pub mod social;
 pub mod statuses;

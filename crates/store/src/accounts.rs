@@ -76,33 +76,64 @@ impl Db {
     }
 
     /// Active accounts whose username starts with `prefix` (case-insensitively), in
-    /// username order: mention autocomplete. `prefix` may only hold letters, digits and
-    /// `_` (what usernames are made of); anything else finds nobody.
-    pub async fn accounts_with_prefix(
+    /// username order, skipping `offset`: account search. Accounts that block `viewer` or
+    /// that `viewer` blocks are left out in the query itself, so pages stay full; with
+    /// `following_only`, only accounts `viewer` follows.
+    ///
+    /// The prefix is a range on `username_lower` rather than a `LIKE`: SQLite uses an
+    /// index for `LIKE` only on case-insensitive columns, so at 1,000,000 accounts every
+    /// keystroke of an autocomplete scanned the whole table (0.3–4 s), while the range
+    /// walks the unique index. Display names are not searched for the same reason: that
+    /// would need an index of its own (an expression index on `LOWER(display_name)`).
+    pub async fn search_accounts(
         &self,
+        viewer: i64,
         prefix: &str,
+        following_only: bool,
         limit: i64,
+        offset: i64,
     ) -> Result<Vec<AccountRecord>> {
-        if prefix.is_empty()
-            || !prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
+        if prefix.is_empty() {
             return Ok(Vec::new());
         }
-        // `_` is LIKE's one-character wildcard: escaped, it matches only itself.
-        let pattern = format!("{}%", prefix.to_ascii_lowercase().replace('_', "\\_"));
+        let (from, to) = prefix_range(&prefix.to_lowercase());
+        let following = if following_only {
+            " AND EXISTS (SELECT 1 FROM follows f \
+               WHERE f.account_id = $3 AND f.target_id = accounts.id)"
+        } else {
+            ""
+        };
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts \
-             WHERE username_lower LIKE $1 ESCAPE '\\' AND deactivated_at IS NULL \
-             ORDER BY username_lower LIMIT {}",
-            limit.clamp(0, 40)
+             WHERE {} AND deactivated_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM blocks b \
+               WHERE (b.account_id = $3 AND b.target_id = accounts.id) \
+               OR (b.account_id = accounts.id AND b.target_id = $3)){following} \
+             ORDER BY username_lower LIMIT {} OFFSET {}",
+            self.prefix_condition("username_lower"),
+            limit.clamp(0, 80),
+            offset.max(0)
         );
         let rows = sqlx::query(&sql)
-            .bind(pattern)
+            .bind(from)
+            .bind(to)
+            .bind(viewer)
             .fetch_all(&self.reader)
             .await?;
         rows.iter().map(AccountRecord::from_row).collect()
+    }
+
+    /// `column` starts with the string bound as `$1`, given `$1` and `$2` from
+    /// [`prefix_range`]. Bytewise comparison makes the range exactly "starts with":
+    /// SQLite's default collation is bytewise, PostgreSQL's columns follow the
+    /// database's locale, so there the comparison asks for the "C" collation.
+    pub(crate) fn prefix_condition(&self, column: &str) -> String {
+        match self.backend() {
+            crate::db::Backend::Sqlite => format!("{column} >= $1 AND {column} < $2"),
+            crate::db::Backend::Postgres => {
+                format!("{column} COLLATE \"C\" >= $1 AND {column} COLLATE \"C\" < $2")
+            }
+        }
     }
 
     /// One account by username or e-mail address (for sign-in), case-insensitively.
@@ -231,5 +262,30 @@ impl Db {
             .execute(&self.writer)
             .await?;
         Ok(())
+    }
+}
+
+/// The bounds of the strings that start with `prefix` in bytewise order: from `prefix`
+/// itself up to (not including) `prefix` followed by the highest character.
+pub(crate) fn prefix_range(prefix: &str) -> (String, String) {
+    (prefix.to_owned(), format!("{prefix}{}", char::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_range;
+
+    #[test]
+    fn prefix_ranges_hold_exactly_the_extensions() {
+        let (from, to) = prefix_range("an");
+        for inside in ["an", "ana", "an_", "anzzz", "an\u{10FFFE}x"] {
+            assert!(from.as_str() <= inside && inside < to.as_str(), "{inside}");
+        }
+        for outside in ["am", "a", "ao", "b", "a_n", "an\u{10FFFF}"] {
+            assert!(
+                !(from.as_str() <= outside && outside < to.as_str()),
+                "{outside}"
+            );
+        }
     }
 }

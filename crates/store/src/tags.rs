@@ -44,6 +44,32 @@ impl Db {
         Ok(())
     }
 
+    /// Hashtags starting with (normalised) `prefix` that some public post carries, by
+    /// name, skipping `offset`: hashtag search. Tags seen only on followers-only,
+    /// direct or unlisted posts stay hidden, so a search reveals nothing private. The
+    /// prefix is a range on the `status_tags (tag, …)` index (see
+    /// [`Db::search_accounts`] for why not `LIKE`).
+    pub async fn search_tags(&self, prefix: &str, limit: i64, offset: i64) -> Result<Vec<String>> {
+        if prefix.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (from, to) = crate::accounts::prefix_range(prefix);
+        let sql = format!(
+            "SELECT DISTINCT t.tag FROM status_tags t JOIN statuses s ON s.id = t.status_id \
+             WHERE {} AND s.visibility = 'public' \
+             ORDER BY t.tag LIMIT {} OFFSET {}",
+            self.prefix_condition("t.tag"),
+            limit.clamp(0, 80),
+            offset.max(0)
+        );
+        let rows: Vec<(String,)> = sqlx::query_as(&sql)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.reader)
+            .await?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
+    }
+
     /// Whether `account_id` follows `tag`.
     pub async fn follows_tag(&self, account_id: i64, tag: &str) -> Result<bool> {
         let row: Option<(i64,)> =

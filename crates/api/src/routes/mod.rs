@@ -11,6 +11,7 @@ mod media;
 mod notifications;
 mod oauth;
 mod push;
+mod search;
 mod statuses;
 mod streaming;
 mod tags;
@@ -35,6 +36,7 @@ pub(crate) fn routes() -> Router<Starling> {
         .merge(notifications::routes())
         .merge(oauth::routes())
         .merge(push::routes())
+        .merge(search::routes())
         .merge(statuses::routes())
         .merge(streaming::routes())
         .merge(tags::routes())
