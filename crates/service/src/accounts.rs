@@ -1,6 +1,6 @@
 //! Accounts: sign-up, administration, profiles and lookups.
 
-use crate::auth::{IssuedToken, Principal, hash_password};
+use crate::auth::{IssuedToken, Principal};
 use crate::{Result, ServiceError, Starling};
 use starling_domain::account::{
     AccountError, Email, Role, Username, check_display_name, check_note, check_password,
@@ -75,7 +75,7 @@ impl Starling {
                 .map_err(invalid)?;
         }
         check_password(password).map_err(invalid)?;
-        let password_hash = hash_password(password).await?;
+        let password_hash = self.hash_password(password).await?;
         Ok(self
             .db()
             .create_account(NewAccount {

@@ -96,8 +96,9 @@ pub fn hash_secret(secret: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Hashes a password with argon2id, off the async runtime.
-pub async fn hash_password(password: &str) -> Result<String> {
+/// Hashes a password with argon2id, off the async runtime (callers go through
+/// [`Starling::hash_password`], which bounds how many run at once).
+async fn hash_password_now(password: &str) -> Result<String> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut rand::thread_rng());
@@ -109,8 +110,9 @@ pub async fn hash_password(password: &str) -> Result<String> {
     .await?
 }
 
-/// Checks a password against a stored hash, off the async runtime.
-pub async fn verify_password(hash: &str, password: &str) -> Result<bool> {
+/// Checks a password against a stored hash, off the async runtime (callers go through
+/// [`Starling::verify_password`]).
+async fn verify_password_now(hash: &str, password: &str) -> Result<bool> {
     let (hash, password) = (hash.to_owned(), password.to_owned());
     Ok(tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
@@ -288,6 +290,26 @@ impl Starling {
         Ok(asked)
     }
 
+    /// Hashes a password with argon2id, at most one hash per core at a time.
+    pub(crate) async fn hash_password(&self, password: &str) -> Result<String> {
+        let _permit = self.password_permit().await?;
+        hash_password_now(password).await
+    }
+
+    /// Checks a password against a stored hash, at most one hash per core at a time.
+    pub(crate) async fn verify_password(&self, hash: &str, password: &str) -> Result<bool> {
+        let _permit = self.password_permit().await?;
+        verify_password_now(hash, password).await
+    }
+
+    async fn password_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.inner
+            .password_hashing
+            .acquire()
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string().into()))
+    }
+
     /// Checks a username-or-e-mail and password; the same error for every failure.
     pub async fn sign_in(&self, login: &str, password: &str) -> Result<AccountRecord> {
         let denied = || ServiceError::BadRequest("Invalid username/e-mail or password".into());
@@ -295,12 +317,15 @@ impl Starling {
         let account = match self.db().account_by_login(login.trim()).await {
             Err(StoreError::NotFound) => {
                 // Spend the same time as a real check so timing does not reveal accounts.
-                let _ = hash_password(password).await;
+                let _ = self.hash_password(password).await;
                 return Err(denied());
             }
             other => other?,
         };
-        if !verify_password(&account.password_hash, password).await? {
+        if !self
+            .verify_password(&account.password_hash, password)
+            .await?
+        {
             return Err(denied());
         }
         if account.deactivated_at.is_some() {

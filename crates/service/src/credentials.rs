@@ -7,7 +7,7 @@
 //! other token of the account (a stolen session must not outlive the old password), but
 //! keeps the one the change was made with, so the person is not signed out mid-task.
 
-use crate::auth::{Principal, hash_password, verify_password};
+use crate::auth::Principal;
 use crate::realtime::Event;
 use crate::web_sessions::WEB_CLIENT_ID;
 use crate::{Result, ServiceError, Starling};
@@ -123,13 +123,13 @@ impl Starling {
         self.sign_in_throttle().check(&me.username)?;
         // Read the stored hash afresh: the principal's copy may predate another change.
         let stored = self.db().account(me.id).await?;
-        if !verify_password(&stored.password_hash, current).await? {
+        if !self.verify_password(&stored.password_hash, current).await? {
             return Err(ServiceError::invalid(
                 "current_password is not the password of this account",
             ));
         }
         check_password(new).map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let hash = hash_password(new).await?;
+        let hash = self.hash_password(new).await?;
         let ended = self.db().change_password(me.id, &hash, p.token_id).await?;
         self.access_ended(&ended);
         Ok(ended.len())

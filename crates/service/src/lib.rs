@@ -52,6 +52,10 @@ struct Inner {
     settings: Settings,
     ids: IdGenerator,
     sign_in_throttle: throttle::SignInThrottle,
+    /// Password hashes computed at once, at most one per core: each argon2 run takes
+    /// ~19 MiB, so a burst of sign-ins (64 at once in the benchmark) would otherwise take
+    /// over a gigabyte, and more threads than cores only queue for them anyway.
+    password_hashing: tokio::sync::Semaphore,
     /// Wakes the fan-out worker when a post is queued.
     fan_out_wake: tokio::sync::Notify,
     /// Posts this node has fanned out since it started (see [`Starling::fanned_out_posts`]).
@@ -97,6 +101,9 @@ impl Starling {
                 db,
                 sign_in_throttle: throttle::SignInThrottle::new(
                     settings.sign_in_attempts_per_minute,
+                ),
+                password_hashing: tokio::sync::Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
                 ),
                 settings,
                 ids: IdGenerator::new(),

@@ -3,7 +3,7 @@
 //! accounts, an all-company group the celebrity owns, posts spread over the past 30 days,
 //! pre-filled home feeds and tokens.
 
-use crate::auth::{hash_password, hash_secret, new_secret};
+use crate::auth::{hash_secret, new_secret};
 use crate::{Result, ServiceError, Starling};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -105,7 +105,7 @@ impl Starling {
         let mut rng = StdRng::seed_from_u64(plan.rng_seed);
         let now = now_millis();
         let password = "seeded-password".to_owned();
-        let password_hash = hash_password(&password).await?;
+        let password_hash = self.hash_password(&password).await?;
         let n = plan.accounts;
         let ids: Vec<i64> = (0..n).map(|_| self.next_id()).collect();
 
