@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     // Before the runtime starts its threads, so that none of them gets an extra arena.
-    starling_server::allocator::limit_arenas();
+    starling_server::allocator::tune();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
