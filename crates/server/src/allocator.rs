@@ -23,9 +23,9 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_THRESHOLD: libc::c_int = 4 << 20;
 
-/// Limits glibc to one allocation arena per core and fixes its mmap threshold, each
-/// unless set by the operator (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`: glibc has
-/// then applied their choice). Call before the async runtime starts threads.
+/// Limits glibc to one allocation arena per core and fixes its mmap and trim thresholds,
+/// each unless set by the operator (`MALLOC_ARENA_MAX`, `MALLOC_MMAP_THRESHOLD_`,
+/// `MALLOC_TRIM_THRESHOLD_`: glibc has then applied their choice). Call before the async runtime starts threads.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 pub fn tune() {
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
@@ -37,6 +37,13 @@ pub fn tune() {
     }
     if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
         mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+    }
+    // Fixing the mmap threshold also stops glibc raising its trim threshold with it;
+    // left at its 128 KiB default, the heap was shrunk and grown again on every burst of
+    // frees (home reads cost 0.96 ms of CPU each instead of 0.59). Twice the mmap
+    // threshold is what glibc's own adjustment would have set.
+    if std::env::var_os("MALLOC_TRIM_THRESHOLD_").is_none() {
+        mallopt(libc::M_TRIM_THRESHOLD, 2 * MMAP_THRESHOLD);
     }
 }
 
