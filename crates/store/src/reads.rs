@@ -146,6 +146,9 @@ pub(crate) trait ReadConn {
     fn rows_fresh_plan(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
         self.rows(sql, args)
     }
+
+    /// The engine behind the connection, for the few statements written per engine.
+    fn backend(&self) -> crate::Backend;
 }
 
 /// A connection whose statements are all planned for the values bound.
@@ -162,9 +165,17 @@ impl ReadConn for FreshPlans<'_> {
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
         self.0.rows_fresh_plan(sql, args)
     }
+
+    fn backend(&self) -> crate::Backend {
+        self.0.backend()
+    }
 }
 
 impl ReadConn for rusqlite::Connection {
+    fn backend(&self) -> crate::Backend {
+        crate::Backend::Sqlite
+    }
+
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
         let mut stmt = self.prepare_cached(sql)?;
         for (i, a) in args.iter().enumerate() {
@@ -221,6 +232,11 @@ struct Blocking<'a> {
 }
 
 impl ReadConn for Blocking<'_> {
+    /// Only PostgreSQL reads through sqlx here: SQLite always has its own connections.
+    fn backend(&self) -> crate::Backend {
+        crate::Backend::Postgres
+    }
+
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
         self.fetch(sql, args, true)
     }

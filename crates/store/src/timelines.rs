@@ -228,15 +228,22 @@ fn feed(
     );
     let order = page.apply(&mut feed, "f.status_id", &mut args);
     feed.push_str(&order);
-    // The queue holds only what the worker has not copied yet (a handful of rows), so it
-    // is scanned newest first, probing whether the reader follows each author. `CROSS
-    // JOIN` keeps SQLite in that order: its planner otherwise walks every account the
-    // reader follows and probes the queue for each (~1 ms for 500 followed accounts
-    // against ~30 µs, with an empty queue).
+    // On SQLite the queue holds only what the worker has not copied yet (a handful of
+    // rows: one writer, drained at once), so it is scanned newest first, probing whether
+    // the reader follows each author; `CROSS JOIN` keeps SQLite in that order, whose
+    // planner otherwise walks every account the reader follows and probes the queue for
+    // each (~1 ms for 500 followed accounts against ~30 µs, with an empty queue). On
+    // PostgreSQL posting can outrun the workers and leave tens of thousands of rows, so
+    // its planner keeps the choice (with stale statistics it scanned the whole backlog
+    // for every home read).
+    let join = match c.backend() {
+        crate::Backend::Sqlite => "CROSS JOIN",
+        crate::Backend::Postgres => "JOIN",
+    };
     let mut queued = format!(
-        "SELECT q.status_id AS sid FROM fanout_queue q CROSS JOIN follows fo \
-             WHERE fo.target_id = q.author_id AND fo.account_id = $1 \
-             AND (q.reblog = 0 OR fo.show_reblogs = 1){}",
+        "SELECT q.status_id AS sid FROM fanout_queue q {join} follows fo \
+             ON fo.target_id = q.author_id AND fo.account_id = $1 \
+             WHERE (q.reblog = 0 OR fo.show_reblogs = 1){}",
         only_members("q.author_id")
     );
     let order = page.apply(&mut queued, "q.status_id", &mut args);
