@@ -9,7 +9,6 @@ import {
   BASE, DESKTOP, PHONE, step, run, watchedPage, signUp, post, noHorizontalScroll, axe, screenshot,
 } from './lib.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 await run('posts', async (browser, problems) => {
   const anaCtx = await browser.newContext({ viewport: DESKTOP });
@@ -259,7 +258,6 @@ await run('posts', async (browser, problems) => {
     await ben.getByText('No lists yet.').waitFor();
   });
 
-  await sleep(0);
   await anaCtx.close();
   await benCtx.close();
   await cyCtx.close();

@@ -284,7 +284,19 @@ impl TestApp {
     /// `password-{username}`; returns the new account's access token.
     pub async fn sign_up(&self, username: &str) -> String {
         let (client_id, client_secret) = self.register_app().await;
-        let app_token = self.app_token(&client_id, &client_secret).await;
+        self.sign_up_in_app(&client_id, &client_secret, username)
+            .await
+    }
+
+    /// As [`TestApp::sign_up`], through an app the caller registered (to revoke the
+    /// token later, say); returns the new account's access token.
+    pub async fn sign_up_in_app(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        username: &str,
+    ) -> String {
+        let app_token = self.app_token(client_id, client_secret).await;
         let response = self
             .post_json(
                 "/api/v1/accounts",

@@ -113,21 +113,7 @@ async fn ending_access_on_one_node_closes_streams_on_another() {
         return;
     };
     let (client_id, client_secret) = a.register_app().await;
-    let app_token = a.app_token(&client_id, &client_secret).await;
-    let token = expect_json(
-        a.post_json(
-            "/api/v1/accounts",
-            Some(&app_token),
-            json!({"username": "ana", "email": "ana@example.com",
-                   "password": "password-ana", "agreement": true, "locale": "en"}),
-        )
-        .await,
-        "sign up",
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = a.sign_up_in_app(&client_id, &client_secret, "ana").await;
     let mut socket = ws(&b, &token, "?stream=user").await;
 
     let r = a

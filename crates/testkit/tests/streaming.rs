@@ -908,21 +908,7 @@ async fn a_followed_hashtag_brings_posts_into_the_user_stream() {
 async fn a_revoked_token_or_deactivated_account_closes_its_streams() {
     let app = spawn_app().await;
     let (client_id, client_secret) = app.register_app().await;
-    let app_token = app.app_token(&client_id, &client_secret).await;
-    let token = expect_json(
-        app.post_json(
-            "/api/v1/accounts",
-            Some(&app_token),
-            json!({"username": "ana", "email": "ana@example.com",
-                   "password": "password-ana", "agreement": true, "locale": "en"}),
-        )
-        .await,
-        "sign up",
-    )
-    .await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = app.sign_up_in_app(&client_id, &client_secret, "ana").await;
     let mut socket = ws(&app, &token, "?stream=user").await;
     let mut events = sse(&app, &token, "/api/v1/streaming/public").await;
 
