@@ -92,8 +92,14 @@ pub fn new_secret() -> String {
 
 /// The stored form of a secret.
 pub fn hash_secret(secret: &str) -> String {
+    use std::fmt::Write as _;
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hex = String::with_capacity(2 * digest.len());
+    for b in digest {
+        // Writing into a String cannot fail.
+        let _ = write!(hex, "{b:02x}");
+    }
+    hex
 }
 
 /// Hashes a password with argon2id, off the async runtime (callers go through

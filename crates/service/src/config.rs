@@ -2,6 +2,7 @@
 //! variables and command-line flags (in that order, later wins) by the server crate.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -126,13 +127,21 @@ impl Settings {
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("starling.db").display()))
     }
 
-    /// The public base URL without a trailing slash.
-    pub fn base_url(&self) -> String {
-        self.base_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_owned()
+    /// The public base URL without a trailing slash. Borrowed once
+    /// [`with_base_url_fixed`](Self::with_base_url_fixed) has run (the app does it when it
+    /// opens): every account and post in a response links to it.
+    pub fn base_url(&self) -> Cow<'_, str> {
+        match &self.base_url {
+            Some(url) => Cow::Borrowed(url.trim_end_matches('/')),
+            None => Cow::Owned(format!("http://{}", self.listen)),
+        }
+    }
+
+    /// These settings with the base URL spelled out (from the listen address when none
+    /// was given), so that reading it allocates nothing.
+    pub fn with_base_url_fixed(mut self) -> Self {
+        self.base_url = Some(self.base_url().into_owned());
+        self
     }
 
     /// Host (and port) part of the base URL, as Mastodon's `uri`/`domain`.
@@ -146,7 +155,7 @@ impl Settings {
                     None => h.to_owned(),
                 })
             })
-            .unwrap_or(base)
+            .unwrap_or_else(|| base.into_owned())
     }
 
     /// The interval between streaming heartbeats (at least a second).
@@ -165,7 +174,7 @@ impl Settings {
         }
         let base = self.base_url();
         if base.starts_with("https://") {
-            return base;
+            return base.into_owned();
         }
         let host = url::Url::parse(&base)
             .ok()
@@ -208,7 +217,7 @@ impl Settings {
         } else if let Some(rest) = base.strip_prefix("http://") {
             format!("ws://{rest}")
         } else {
-            base
+            base.into_owned()
         }
     }
 }

@@ -90,6 +90,7 @@ impl Starling {
     /// (and making them on the first start). Notifications queue e-mails only when an
     /// SMTP server is configured.
     pub async fn with_db(settings: Settings, db: Db) -> Result<Self> {
+        let settings = settings.with_base_url_fixed();
         let hub = realtime::Hub::new(settings.streaming_buffer);
         let vapid = push::load_vapid_key(&db).await?;
         let mailer = email::Mailer::from_settings(&settings)

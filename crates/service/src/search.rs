@@ -162,7 +162,7 @@ impl Starling {
     /// server points to; `None` for anything else.
     fn linked_status_id<'q>(&self, q: &'q str) -> Option<(i64, Option<&'q str>)> {
         let base = self.settings().base_url();
-        let path = q.strip_prefix(base.as_str())?;
+        let path = q.strip_prefix(&*base)?;
         if !path.starts_with('/') {
             return None;
         }

@@ -41,7 +41,7 @@ impl Starling {
         let app = AppRecord {
             id: self.next_id(),
             name: "Starling Web".to_owned(),
-            website: Some(self.settings().base_url()),
+            website: Some(self.settings().base_url().into_owned()),
             redirect_uris: crate::auth::OOB_REDIRECT.to_owned(),
             scopes: WEB_SCOPES.to_owned(),
             client_id: WEB_CLIENT_ID.to_owned(),

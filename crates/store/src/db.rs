@@ -178,10 +178,14 @@ impl Db {
 
 /// `$start, $start+1, …` — `n` positional placeholders for an `IN (…)` list.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(n * 5);
+    for i in start..start + n {
+        let sep = if i == start { "" } else { ", " };
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{sep}${i}");
+    }
+    out
 }
 
 /// A bind value for queries whose SQL is assembled at run time.

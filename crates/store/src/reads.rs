@@ -18,6 +18,7 @@ use crate::db::Arg;
 use crate::{Result, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row as _};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
@@ -178,9 +179,13 @@ impl ReadConn for rusqlite::Connection {
 
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
         let mut stmt = self.prepare_cached(sql)?;
+        let mut name = String::with_capacity(8);
         for (i, a) in args.iter().enumerate() {
             // Placeholders are named `$n` and may repeat, so bind by name, not position.
-            let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? else {
+            name.clear();
+            // Writing into a String cannot fail.
+            let _ = write!(name, "${}", i + 1);
+            let Some(index) = stmt.parameter_index(&name)? else {
                 continue;
             };
             match a {

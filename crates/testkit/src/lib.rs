@@ -98,7 +98,7 @@ async fn spawn_on(database_url: Option<String>, tweak: impl FnOnce(&mut Settings
     };
     tweak(&mut settings);
     settings.listen = addr;
-    let base_url = settings.base_url();
+    let base_url = settings.base_url().into_owned();
 
     let app = Starling::open(settings)
         .await

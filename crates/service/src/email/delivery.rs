@@ -89,7 +89,7 @@ pub enum DigestOutcome {
 impl Starling {
     fn site(&self) -> (String, String) {
         let s = self.settings();
-        (s.base_url(), s.network_name.clone())
+        (s.base_url().into_owned(), s.network_name.clone())
     }
 
     /// Runs the mail worker until `shutdown` resolves (returns at once when e-mail is
