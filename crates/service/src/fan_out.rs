@@ -2,7 +2,8 @@
 //!
 //! Posting only queues the post (one small write), so it is acknowledged quickly however
 //! many followers the author has; the worker then writes the feed rows of the posts queued
-//! meanwhile, up to a batch per transaction. Home reads merge the queue, so a post is visible
+//! meanwhile, a batch at a time (one transaction on PostgreSQL, short transactions each
+//! covering a slice of the followers on SQLite). Home reads merge the queue, so a post is visible
 //! at once either way: the worker only moves work off the request path and batches it.
 //! On PostgreSQL several workers (`fan_out_workers`) write disjoint batches at once.
 
@@ -14,9 +15,14 @@ use std::time::Duration;
 /// How often the worker looks at the queue even without being woken (posts queued by
 /// another node, or left over from a crash).
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// Posts fanned out per transaction: large enough to share commits, small enough that a
-/// backlog never becomes one endless transaction and shutdown is never held up for long.
+/// Posts fanned out per batch on PostgreSQL (one transaction): large enough to share
+/// commits, small enough that a backlog never becomes one endless transaction and
+/// shutdown is never held up for long.
 const BATCH: i64 = 200;
+/// Posts fanned out per batch on SQLite, where a batch is written in short slices (see
+/// `Db::fan_out_queued`): the more posts a batch holds, the more rows each page of the
+/// feeds takes at once.
+const SQLITE_BATCH: i64 = 1000;
 /// Pause after a failed round, so a broken database is not hammered.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
@@ -24,12 +30,13 @@ impl Starling {
     /// Fans out everything queued now, a batch per transaction; returns how many posts
     /// were copied.
     pub async fn fan_out_queued(&self) -> Result<u64> {
+        let batch = self.fan_out_batch();
         let mut total = 0;
         loop {
-            let done = self.db().fan_out_queued(BATCH).await?;
+            let done = self.db().fan_out_queued(batch).await?;
             self.fanned_out().fetch_add(done, Ordering::Relaxed);
             total += done;
-            if done < BATCH as u64 {
+            if done < batch as u64 {
                 return Ok(total);
             }
         }
@@ -45,6 +52,14 @@ impl Starling {
     /// Posts waiting to be fanned out.
     pub async fn fan_out_backlog(&self) -> Result<i64> {
         Ok(self.db().fan_out_backlog().await?)
+    }
+
+    /// Posts per fan-out batch on this node's database.
+    fn fan_out_batch(&self) -> i64 {
+        match self.db().backend() {
+            starling_store::Backend::Sqlite => SQLITE_BATCH,
+            starling_store::Backend::Postgres => BATCH,
+        }
     }
 
     /// How many fan-out workers this node runs: one on SQLite (a single writer connection,
@@ -84,6 +99,7 @@ impl Starling {
     /// there is a backlog. With `helpers`, a full batch also wakes another idle worker,
     /// so workers join in as the backlog grows and leave as it drains.
     async fn fan_out_loop(&self, helpers: bool) {
+        let batch = self.fan_out_batch();
         let mut backlog = false;
         loop {
             if !backlog {
@@ -92,10 +108,10 @@ impl Starling {
                     () = tokio::time::sleep(IDLE_POLL) => {}
                 }
             }
-            match self.db().fan_out_queued(BATCH).await {
+            match self.db().fan_out_queued(batch).await {
                 Ok(n) => {
                     self.fanned_out().fetch_add(n, Ordering::Relaxed);
-                    backlog = n >= BATCH as u64;
+                    backlog = n >= batch as u64;
                     if backlog && helpers {
                         self.fan_out_wake().notify_one();
                     }

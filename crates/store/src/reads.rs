@@ -304,7 +304,7 @@ impl Blocking<'_> {
 pub(crate) struct SqliteReaders {
     path: String,
     idle: Mutex<Vec<rusqlite::Connection>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
 }
 
 /// Prepared statements kept per connection: the hot reads use a few dozen shapes (the
@@ -317,7 +317,7 @@ impl SqliteReaders {
         Self {
             path: path.to_owned(),
             idle: Mutex::new(Vec::new()),
-            permits: Semaphore::new(max.max(1)),
+            permits: Arc::new(Semaphore::new(max.max(1))),
         }
     }
 
@@ -346,8 +346,17 @@ impl SqliteReaders {
     }
 }
 
-/// Runs `f` on a read connection: on SQLite a rusqlite one, right here on the calling
-/// task's thread; on PostgreSQL sqlx's reader pool, from the blocking pool.
+/// Where a read runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// On SQLite, right here on the calling task's thread (the hot reads).
+    InPlace,
+    /// On the blocking pool (long reads, which would hold up a runtime worker).
+    Blocking,
+}
+
+/// Runs `f` on a read connection: on SQLite a rusqlite one, where `place` says; on
+/// PostgreSQL sqlx's reader pool, from the blocking pool.
 ///
 /// A hot read on SQLite is a few dozen microseconds of CPU over pages the OS already
 /// caches (indexed point and range reads only), less than handing it to another thread
@@ -359,6 +368,7 @@ impl SqliteReaders {
 pub(crate) async fn run<T, F>(
     sqlite: Option<&Arc<SqliteReaders>>,
     pool: &AnyPool,
+    place: Place,
     f: F,
 ) -> Result<T>
 where
@@ -368,16 +378,25 @@ where
     match sqlite {
         Some(readers) => {
             // Bounds the open connections when many threads read at once (tests on
-            // their own runtimes, a blocking caller); on one runtime it never waits.
-            let _permit = readers
-                .permits
-                .acquire()
+            // their own runtimes, a blocking caller, long reads on the blocking pool).
+            let permit = Arc::clone(&readers.permits)
+                .acquire_owned()
                 .await
                 .map_err(|e| StoreError::Read(e.to_string()))?;
-            let mut conn = readers.take()?;
-            let out = f(&mut conn);
-            readers.give_back(conn);
-            out
+            let readers = Arc::clone(readers);
+            let read = move || {
+                let _permit = permit;
+                let mut conn = readers.take()?;
+                let out = f(&mut conn);
+                readers.give_back(conn);
+                out
+            };
+            match place {
+                Place::InPlace => read(),
+                Place::Blocking => tokio::task::spawn_blocking(read)
+                    .await
+                    .map_err(|e| StoreError::Read(e.to_string()))?,
+            }
         }
         None => {
             let pool = pool.clone();

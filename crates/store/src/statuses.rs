@@ -515,14 +515,113 @@ impl Db {
 
 impl Db {
     /// Copies the oldest `max_posts` queued posts into their authors' followers' home
-    /// feeds in one transaction, and removes them from the queue. Returns how many posts
-    /// were fanned out.
+    /// feeds and removes them from the queue. Returns how many posts this call removed
+    /// from the queue.
+    pub async fn fan_out_queued(&self, max_posts: i64) -> Result<u64> {
+        match self.backend() {
+            crate::Backend::Sqlite => self.fan_out_in_slices(max_posts, SLICE_ROWS).await,
+            crate::Backend::Postgres => self.fan_out_claimed(max_posts).await,
+        }
+    }
+
+    /// SQLite: the batch is written in slices of followers, one short transaction each.
+    ///
+    /// Why: SQLite has one writer, and the write-ahead log takes whole 4 KiB pages. A
+    /// batch of posts by many authors writes a row or two into each follower's part of
+    /// `home_feed`, so it changes about one page per follower: one transaction for it
+    /// held every post request back for its whole length, and since that was as long as
+    /// the posts queued meanwhile took, batches stayed small (one post per connection)
+    /// and each wrote a page per handful of rows — some 30 MB of log per 64 posts, so the
+    /// writer also stopped for the log's checkpoints. In slices by follower (their
+    /// account ids cut where the batch's rows divide evenly), each transaction is short,
+    /// posts are stored between slices, the batches grow with the load, and a follower's
+    /// page takes all of a batch's rows at once.
+    ///
+    /// The queue rows go in the last slice's transaction: until then home reads merge
+    /// the queued posts as before (a post both in the queue and in a feed is read once),
+    /// and a batch stopped half-way is written again in full by the next (`OR IGNORE`).
+    /// A post deleted meanwhile leaves the queue with its feed rows, so later slices
+    /// skip it; an unfollow removes the rows already written, and later slices no longer
+    /// find the follow.
+    async fn fan_out_in_slices(&self, max_posts: i64, slice_rows: usize) -> Result<u64> {
+        let max = max_posts.max(1);
+        let (ids, cuts) = self
+            .read_long(move |c| {
+                let rows = c.rows(
+                    &format!("SELECT status_id FROM fanout_queue ORDER BY status_id LIMIT {max}"),
+                    &[],
+                )?;
+                let ids = rows
+                    .iter()
+                    .map(|r| r.int_at(0))
+                    .collect::<Result<Vec<_>>>()?;
+                if ids.is_empty() {
+                    return Ok((ids, Vec::new()));
+                }
+                let list = crate::db::placeholders(1, ids.len());
+                let rows = c.rows(
+                    &format!(
+                        "SELECT f.account_id FROM fanout_queue q CROSS JOIN follows f \
+                         WHERE q.status_id IN ({list}) AND f.target_id = q.author_id \
+                           AND (q.reblog = 0 OR f.show_reblogs = 1)"
+                    ),
+                    &crate::facts::ids_args(&ids),
+                )?;
+                let followers = rows
+                    .iter()
+                    .map(|r| r.int_at(0))
+                    .collect::<Result<Vec<_>>>()?;
+                Ok((ids, slice_cuts(followers, slice_rows)))
+            })
+            .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let list = crate::db::placeholders(1, ids.len());
+        let id_args = crate::facts::ids_args(&ids);
+        let slices: usize = cuts.len() + 1;
+        for slice in 0..slices {
+            let from = slice.checked_sub(1).and_then(|i| cuts.get(i)).copied();
+            let to = cuts.get(slice).copied();
+            let mut args = id_args.clone();
+            let mut range = String::new();
+            if let Some(from) = from {
+                args.push(crate::db::Arg::I(from));
+                range.push_str(&format!(" AND f.account_id >= ${}", args.len()));
+            }
+            if let Some(to) = to {
+                args.push(crate::db::Arg::I(to));
+                range.push_str(&format!(" AND f.account_id < ${}", args.len()));
+            }
+            let mut tx = self.writer.begin().await?;
+            let sql = fan_out_insert_sql(crate::Backend::Sqlite, &list, &range);
+            crate::db::bind_all(sqlx::query(&sql), &args)
+                .execute(&mut *tx)
+                .await?;
+            let mut removed = 0;
+            if slice + 1 == slices {
+                let sql = format!("DELETE FROM fanout_queue WHERE status_id IN ({list})");
+                removed = crate::db::bind_all(sqlx::query(&sql), &id_args)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            }
+            tx.commit().await?;
+            if slice + 1 == slices {
+                return Ok(removed);
+            }
+        }
+        Ok(0)
+    }
+
+    /// PostgreSQL: copies the oldest `max_posts` queued posts no other batch holds in one
+    /// transaction.
     ///
     /// On PostgreSQL several calls may run at once (several workers, several nodes): each
     /// claims its batch with `FOR UPDATE SKIP LOCKED`, so the batches are disjoint, and the
     /// claimed rows stay locked (and queued) until the batch commits — a batch that fails
     /// or is cancelled half-way leaves its posts in the queue for the next one.
-    pub async fn fan_out_queued(&self, max_posts: i64) -> Result<u64> {
+    async fn fan_out_claimed(&self, max_posts: i64) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
         // SQLite has one writer connection, so one batch at a time and nothing to lock.
         // On PostgreSQL, `SKIP LOCKED` never waits: a batch takes the oldest posts no
@@ -543,7 +642,7 @@ impl Db {
         }
         let ids: Vec<i64> = queued.iter().map(|(id, _, _)| *id).collect();
         let list = crate::db::placeholders(1, ids.len());
-        let sql = fan_out_insert_sql(self.backend(), &list);
+        let sql = fan_out_insert_sql(self.backend(), &list, "");
         crate::db::bind_all(sqlx::query(&sql), &crate::facts::ids_args(&ids))
             .execute(&mut *tx)
             .await?;
@@ -564,9 +663,31 @@ impl Db {
     }
 }
 
+/// Feed rows one SQLite fan-out transaction writes, about (see `Db::fan_out_in_slices`):
+/// some 20–30 ms of the writer's time. The writer serves waiting transactions in turn, so
+/// this is also the fan-out's share of it against the posts queued meanwhile (with 8,000
+/// the posts outran it on the benchmark network).
+const SLICE_ROWS: usize = 16_000;
+
+/// Where to cut a batch's followers (their account ids, one per feed row to write, in
+/// any order) into slices of about `rows` rows each: each cut is the first account of a
+/// slice, so an account's rows are never split between two slices.
+fn slice_cuts(mut followers: Vec<i64>, rows: usize) -> Vec<i64> {
+    followers.sort_unstable();
+    let mut cuts: Vec<i64> = followers
+        .chunks(rows.max(1))
+        .skip(1)
+        .filter_map(|chunk| chunk.first().copied())
+        .collect();
+    // An account with more rows than a slice would give the same cut twice.
+    cuts.dedup();
+    cuts.retain(|cut| Some(cut) != followers.first());
+    cuts
+}
+
 /// The fan-out batch: copies the queued posts whose ids are bound to `list` into their
-/// authors' followers' feeds.
-fn fan_out_insert_sql(backend: crate::Backend, list: &str) -> String {
+/// authors' followers' feeds (those `range`, a condition on `f.account_id`, admits).
+fn fan_out_insert_sql(backend: crate::Backend, list: &str, range: &str) -> String {
     // The whole batch in one statement, its rows inserted in the feed's key order:
     // each page of `home_feed` is then changed once per batch instead of once per
     // post (with inserts in post order, SQLite spilled and re-journalled the same
@@ -585,7 +706,7 @@ fn fan_out_insert_sql(backend: crate::Backend, list: &str) -> String {
          SELECT f.account_id, q.status_id, q.author_id \
          FROM fanout_queue q CROSS JOIN follows f \
          WHERE q.status_id IN ({list}) AND f.target_id = q.author_id \
-           AND (q.reblog = 0 OR f.show_reblogs = 1) \
+           AND (q.reblog = 0 OR f.show_reblogs = 1){range} \
          ORDER BY f.account_id, q.status_id{on_conflict}"
     )
 }
@@ -595,6 +716,106 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
     use super::*;
+
+    #[test]
+    fn cuts_divide_rows_evenly_and_never_split_an_account() {
+        // Accounts 1..=6 with 2, 1, 3, 1, 1, 2 rows.
+        let followers = vec![3, 1, 6, 3, 2, 1, 3, 4, 5, 6];
+        assert_eq!(slice_cuts(followers.clone(), 3), vec![3, 4, 6]);
+        assert_eq!(slice_cuts(followers.clone(), 100), Vec::<i64>::new());
+        // One account with more rows than a slice: still one slice for it.
+        assert_eq!(slice_cuts(vec![7; 10], 3), Vec::<i64>::new());
+        assert_eq!(slice_cuts(vec![7, 7, 7, 7, 9], 2), vec![9]);
+    }
+
+    /// A batch written in many slices gives every follower every post, exactly once,
+    /// and empties the queue; reblogs skip followers who hide them.
+    #[tokio::test]
+    async fn a_batch_in_slices_reaches_every_follower() {
+        use crate::seed::{SeedAccount, SeedStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("s.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        let accounts: Vec<SeedAccount> = (1..=40_i64)
+            .map(|id| SeedAccount {
+                id,
+                username: format!("u{id}"),
+                email: format!("u{id}@example.test"),
+                password_hash: String::new(),
+                celebrity: false,
+                created_at: 0,
+                followers_count: 0,
+                following_count: 0,
+                statuses_count: 0,
+                last_status_at: None,
+            })
+            .collect();
+        db.seed_accounts(&accounts).await.unwrap();
+        // Authors 1..=3; every account from 4 on follows 1 and 2, the even ones 3 too.
+        let mut follows = Vec::new();
+        for a in 4..=40_i64 {
+            for t in [1, 2] {
+                follows.push((a * 10 + t, a, t));
+            }
+            if a % 2 == 0 {
+                follows.push((a * 10 + 3, a, 3));
+            }
+        }
+        db.seed_follows(&follows).await.unwrap();
+        // Account 5 hides 2's reblogs.
+        sqlx::query("UPDATE follows SET show_reblogs = 0 WHERE account_id = 5 AND target_id = 2")
+            .execute(&db.writer)
+            .await
+            .unwrap();
+        let posts: Vec<SeedStatus> = (0..9_i64)
+            .map(|i| SeedStatus {
+                id: 1000 + i,
+                account_id: 1 + i % 3,
+                text: "hi".into(),
+                content: "<p>hi</p>".into(),
+                created_at: i,
+                group_id: None,
+            })
+            .collect();
+        db.seed_statuses(&posts).await.unwrap();
+        for p in &posts {
+            // Author 2's posts are queued as reblogs.
+            let reblog = i64::from(p.account_id == 2);
+            sqlx::query(
+                "INSERT INTO fanout_queue (status_id, author_id, reblog) VALUES ($1, $2, $3)",
+            )
+            .bind(p.id)
+            .bind(p.account_id)
+            .bind(reblog)
+            .execute(&db.writer)
+            .await
+            .unwrap();
+        }
+        // 3 posts each by 1 and 2 to 37 followers and by 3 to 19, less 3 hidden: 276 rows,
+        // in some 40 slices.
+        let done = db.fan_out_in_slices(100, 7).await.unwrap();
+        assert_eq!(done, 9);
+        let rows: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT account_id, status_id FROM home_feed ORDER BY 1, 2")
+                .fetch_all(&db.writer)
+                .await
+                .unwrap();
+        let mut expected = Vec::new();
+        for a in 4..=40_i64 {
+            for p in &posts {
+                let follows = p.account_id != 3 || a % 2 == 0;
+                let hidden = a == 5 && p.account_id == 2;
+                if follows && !hidden {
+                    expected.push((a, p.id));
+                }
+            }
+        }
+        assert_eq!(expected.len(), 276);
+        assert_eq!(rows, expected);
+        assert_eq!(db.fan_out_backlog().await.unwrap(), 0);
+        // Nothing left: a second call writes nothing.
+        assert_eq!(db.fan_out_in_slices(100, 7).await.unwrap(), 0);
+    }
 
     /// The batch reads followers (and their `show_reblogs`) from the index alone: on
     /// PostgreSQL the same index gives an index-only scan instead of a heap fetch per
@@ -606,7 +827,7 @@ mod tests {
         let db = Db::connect(&url).await.unwrap();
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
-            fan_out_insert_sql(crate::Backend::Sqlite, "$1, $2")
+            fan_out_insert_sql(crate::Backend::Sqlite, "$1, $2", " AND f.account_id >= $3")
         );
         let rows = sqlx::query(&sql)
             .bind(1_i64)
