@@ -52,9 +52,11 @@ struct Inner {
     settings: Settings,
     ids: IdGenerator,
     sign_in_throttle: throttle::SignInThrottle,
-    /// Password hashes computed at once, at most one per core: each argon2 run takes
+    /// Password hashes computed at once, at most one per two cores: each argon2 run takes
     /// ~19 MiB, so a burst of sign-ins (64 at once in the benchmark) would otherwise take
-    /// over a gigabyte, and more threads than cores only queue for them anyway.
+    /// over a gigabyte. One per core took the benchmark server's peak to 76 MiB on two
+    /// cores (against a 64 MiB target) and left no core for other requests meanwhile;
+    /// one hash is ~25 ms, so a core still signs in ~40 people a second.
     password_hashing: tokio::sync::Semaphore,
     /// Wakes the fan-out worker when a post is queued.
     fan_out_wake: tokio::sync::Notify,
@@ -104,7 +106,7 @@ impl Starling {
                     settings.sign_in_attempts_per_minute,
                 ),
                 password_hashing: tokio::sync::Semaphore::new(
-                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1),
                 ),
                 settings,
                 ids: IdGenerator::new(),
