@@ -580,6 +580,7 @@ impl Db {
         let list = crate::db::placeholders(1, ids.len());
         let id_args = crate::facts::ids_args(&ids);
         let slices: usize = cuts.len() + 1;
+        let mut removed = 0;
         for slice in 0..slices {
             let from = slice.checked_sub(1).and_then(|i| cuts.get(i)).copied();
             let to = cuts.get(slice).copied();
@@ -598,7 +599,6 @@ impl Db {
             crate::db::bind_all(sqlx::query(&sql), &args)
                 .execute(&mut *tx)
                 .await?;
-            let mut removed = 0;
             if slice + 1 == slices {
                 let sql = format!("DELETE FROM fanout_queue WHERE status_id IN ({list})");
                 removed = crate::db::bind_all(sqlx::query(&sql), &id_args)
@@ -607,11 +607,8 @@ impl Db {
                     .rows_affected();
             }
             tx.commit().await?;
-            if slice + 1 == slices {
-                return Ok(removed);
-            }
         }
-        Ok(0)
+        Ok(removed)
     }
 
     /// PostgreSQL: copies the oldest `max_posts` queued posts no other batch holds in one
