@@ -2,8 +2,8 @@
 //!
 //! glibc gives threads up to eight allocation arenas per core, created as threads contend,
 //! and every arena keeps the memory freed into it for reuse by that arena only. The server
-//! allocates from the Tokio workers, the blocking pool's threads (the hot reads) and the
-//! database driver's threads, so under load it ends up with a dozen arenas, each holding
+//! allocated from the Tokio workers, the blocking pool's threads (where the hot reads ran
+//! then) and the database driver's threads, so under load it ended up with a dozen arenas, each holding
 //! its own share of free memory: on the benchmark network the resident size kept rising
 //! from workload to workload (80 MiB after the five HTTP workloads). One arena per core
 //! gave 54 MiB for the same run at the same throughput (measured with

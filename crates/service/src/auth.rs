@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 use starling_domain::id::now_millis;
 use starling_domain::scope::Scopes;
 use starling_store::{AccountRecord, AppRecord, CodeRecord, NewToken, StoreError};
+use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// The out-of-band redirect URI: the code is shown to the user instead of redirected.
 pub const OOB_REDIRECT: &str = "urn:ietf:wg:oauth:2.0:oob";
@@ -104,9 +106,11 @@ pub fn hash_secret(secret: &str) -> String {
 
 /// Hashes a password with argon2id, off the async runtime (callers go through
 /// [`Starling::hash_password`], which bounds how many run at once).
-async fn hash_password_now(password: &str) -> Result<String> {
+async fn hash_password_now(permit: OwnedSemaphorePermit, password: &str) -> Result<String> {
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
+        // Held until the hash is done, even if the request is dropped meanwhile.
+        let _permit = permit;
         let salt = SaltString::generate(&mut rand::thread_rng());
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
@@ -118,9 +122,14 @@ async fn hash_password_now(password: &str) -> Result<String> {
 
 /// Checks a password against a stored hash, off the async runtime (callers go through
 /// [`Starling::verify_password`]).
-async fn verify_password_now(hash: &str, password: &str) -> Result<bool> {
+async fn verify_password_now(
+    permit: OwnedSemaphorePermit,
+    hash: &str,
+    password: &str,
+) -> Result<bool> {
     let (hash, password) = (hash.to_owned(), password.to_owned());
     Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         PasswordHash::new(&hash)
             .map(|h| {
                 Argon2::default()
@@ -296,22 +305,21 @@ impl Starling {
         Ok(asked)
     }
 
-    /// Hashes a password with argon2id, at most one hash per core at a time.
+    /// Hashes a password with argon2id, at most one hash per two cores at a time.
     pub(crate) async fn hash_password(&self, password: &str) -> Result<String> {
-        let _permit = self.password_permit().await?;
-        hash_password_now(password).await
+        hash_password_now(self.password_permit().await?, password).await
     }
 
-    /// Checks a password against a stored hash, at most one hash per core at a time.
+    /// Checks a password against a stored hash, at most one hash per two cores at a time.
     pub(crate) async fn verify_password(&self, hash: &str, password: &str) -> Result<bool> {
-        let _permit = self.password_permit().await?;
-        verify_password_now(hash, password).await
+        verify_password_now(self.password_permit().await?, hash, password).await
     }
 
-    async fn password_permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
-        self.inner
-            .password_hashing
-            .acquire()
+    /// A turn to hash: the blocking task that hashes holds it, so a request given up
+    /// half-way cannot let more hashes run at once than the memory bound allows.
+    async fn password_permit(&self) -> Result<OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.password_hashing)
+            .acquire_owned()
             .await
             .map_err(|e| ServiceError::Internal(e.to_string().into()))
     }

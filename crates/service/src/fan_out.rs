@@ -27,16 +27,16 @@ const SQLITE_BATCH: i64 = 1000;
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
 impl Starling {
-    /// Fans out everything queued now, a batch per transaction; returns how many posts
-    /// were copied.
+    /// Fans out everything queued now, a batch at a time; returns how many posts this
+    /// call took off the queue.
     pub async fn fan_out_queued(&self) -> Result<u64> {
         let batch = self.fan_out_batch();
         let mut total = 0;
         loop {
             let done = self.db().fan_out_queued(batch).await?;
-            self.fanned_out().fetch_add(done, Ordering::Relaxed);
-            total += done;
-            if done < batch as u64 {
+            self.fanned_out().fetch_add(done.removed, Ordering::Relaxed);
+            total += done.removed;
+            if done.taken < batch as u64 {
                 return Ok(total);
             }
         }
@@ -72,9 +72,9 @@ impl Starling {
         }
     }
 
-    /// Runs the fan-out workers until `shutdown` resolves. A batch still being written then
-    /// is rolled back, and what is still queued stays queued (home reads merge it) for the
-    /// next start.
+    /// Runs the fan-out workers until `shutdown` resolves. The transaction still being
+    /// written then (a batch on PostgreSQL, a slice of one on SQLite) is rolled back, and
+    /// what is still queued stays queued (home reads merge it) for the next start.
     ///
     /// On PostgreSQL several workers write batches at once: one worker's transaction is
     /// mostly waiting on the server, and posting outran it (the backlog, merged by every
@@ -109,9 +109,9 @@ impl Starling {
                 }
             }
             match self.db().fan_out_queued(batch).await {
-                Ok(n) => {
-                    self.fanned_out().fetch_add(n, Ordering::Relaxed);
-                    backlog = n >= batch as u64;
+                Ok(done) => {
+                    self.fanned_out().fetch_add(done.removed, Ordering::Relaxed);
+                    backlog = done.taken >= batch as u64;
                     if backlog && helpers {
                         self.fan_out_wake().notify_one();
                     }

@@ -57,7 +57,7 @@ struct Inner {
     /// over a gigabyte. One per core took the benchmark server's peak to 76 MiB on two
     /// cores (against a 64 MiB target) and left no core for other requests meanwhile;
     /// one hash is ~25 ms, so a core still signs in ~40 people a second.
-    password_hashing: tokio::sync::Semaphore,
+    password_hashing: Arc<tokio::sync::Semaphore>,
     /// Wakes the fan-out worker when a post is queued.
     fan_out_wake: tokio::sync::Notify,
     /// Posts this node has fanned out since it started (see [`Starling::fanned_out_posts`]).
@@ -105,9 +105,9 @@ impl Starling {
                 sign_in_throttle: throttle::SignInThrottle::new(
                     settings.sign_in_attempts_per_minute,
                 ),
-                password_hashing: tokio::sync::Semaphore::new(
+                password_hashing: Arc::new(tokio::sync::Semaphore::new(
                     (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1),
-                ),
+                )),
                 settings,
                 ids: IdGenerator::new(),
                 stats: std::sync::Mutex::new(None),

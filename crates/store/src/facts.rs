@@ -1,6 +1,6 @@
 //! What a page of posts needs before it can be shown to one viewer: reblogged originals,
 //! mentions, hashtags, authors, groups, and the viewer's relations, memberships and marks
-//! — read in one [`Db::post_facts`] call (one hand-off, see [`crate::reads`]).
+//! — read in one [`Db::post_facts`] call (one read, see [`crate::reads`]).
 //!
 //! The lookups are also the single place their SQL lives: the `Db` methods that answer
 //! one of these questions alone (`Db::accounts`, `Db::viewer_marks`…) call them too.
@@ -8,6 +8,7 @@
 use crate::db::{Arg, placeholders};
 use crate::groups::GroupRecord;
 use crate::interactions::ViewerMarks;
+use crate::reads::Place;
 use crate::reads::ReadConn;
 use crate::records::{ACCOUNT_COLUMNS, AccountRecord, STATUS_COLUMNS, StatusRecord};
 use crate::social::ViewerRelations;
@@ -343,6 +344,9 @@ impl Db {
         viewer: Option<i64>,
         posts: Vec<StatusRecord>,
     ) -> Result<PageFacts> {
-        self.read(move |c| post_facts(c, viewer, &posts)).await
+        self.read_in(Place::for_items(posts.len()), move |c| {
+            post_facts(c, viewer, &posts)
+        })
+        .await
     }
 }

@@ -33,6 +33,7 @@ pub use db::{Backend, Db};
 pub use error::StoreError;
 pub use page::Page;
 pub use records::*;
+pub use statuses::FanOutBatch;
 
 /// Result of a store operation.
 pub type Result<T> = std::result::Result<T, StoreError>;

@@ -299,7 +299,7 @@ impl Blocking<'_> {
     }
 }
 
-/// Read connections of its own to the SQLite file, used on Tokio's blocking pool.
+/// Read connections of its own to the SQLite file (see [`run`] for where they are used).
 #[derive(Debug)]
 pub(crate) struct SqliteReaders {
     path: String,
@@ -353,6 +353,21 @@ pub(crate) enum Place {
     InPlace,
     /// On the blocking pool (long reads, which would hold up a runtime worker).
     Blocking,
+}
+
+/// Items (posts, ids) beyond which a read about them is a long one: a page of posts is
+/// 20–40, a thread's replies or a streaming audience can be thousands.
+const LONG_READ_ITEMS: usize = 200;
+
+impl Place {
+    /// In place for a read about a page's worth of items, on the blocking pool beyond.
+    pub(crate) fn for_items(n: usize) -> Self {
+        if n > LONG_READ_ITEMS {
+            Place::Blocking
+        } else {
+            Place::InPlace
+        }
+    }
 }
 
 /// Runs `f` on a read connection: on SQLite a rusqlite one, where `place` says; on

@@ -1,5 +1,6 @@
 //! Posts: creation with fan-out, reblogs, edits, deletion and thread lookups.
 
+use crate::reads::Place;
 use crate::records::{
     EditRecord, NewNotification, NewStatus, STATUS_COLUMNS, StatusEdit, StatusRecord,
 };
@@ -456,19 +457,28 @@ impl Db {
     /// Posts by id, in no particular order; unknown ids are skipped.
     pub async fn statuses(&self, ids: &[i64]) -> Result<Vec<StatusRecord>> {
         let ids = ids.to_vec();
-        self.read(move |c| crate::facts::statuses(c, &ids)).await
+        self.read_in(Place::for_items(ids.len()), move |c| {
+            crate::facts::statuses(c, &ids)
+        })
+        .await
     }
 
     /// `(status_id, account_id)` pairs of the accounts mentioned by these posts.
     pub async fn mentions_of(&self, status_ids: &[i64]) -> Result<Vec<(i64, i64)>> {
         let ids = status_ids.to_vec();
-        self.read(move |c| crate::facts::mentions(c, &ids)).await
+        self.read_in(Place::for_items(ids.len()), move |c| {
+            crate::facts::mentions(c, &ids)
+        })
+        .await
     }
 
     /// `(status_id, tag)` pairs of the hashtags of these posts.
     pub async fn tags_of(&self, status_ids: &[i64]) -> Result<Vec<(i64, String)>> {
         let ids = status_ids.to_vec();
-        self.read(move |c| crate::facts::tags(c, &ids)).await
+        self.read_in(Place::for_items(ids.len()), move |c| {
+            crate::facts::tags(c, &ids)
+        })
+        .await
     }
 
     /// The posts a post replies to, nearest first (stops at a missing parent).
@@ -515,9 +525,8 @@ impl Db {
 
 impl Db {
     /// Copies the oldest `max_posts` queued posts into their authors' followers' home
-    /// feeds and removes them from the queue. Returns how many posts this call removed
-    /// from the queue.
-    pub async fn fan_out_queued(&self, max_posts: i64) -> Result<u64> {
+    /// feeds and removes them from the queue.
+    pub async fn fan_out_queued(&self, max_posts: i64) -> Result<FanOutBatch> {
         match self.backend() {
             crate::Backend::Sqlite => self.fan_out_in_slices(max_posts, SLICE_ROWS).await,
             crate::Backend::Postgres => self.fan_out_claimed(max_posts).await,
@@ -540,13 +549,15 @@ impl Db {
     /// The queue rows go in the last slice's transaction: until then home reads merge
     /// the queued posts as before (a post both in the queue and in a feed is read once),
     /// and a batch stopped half-way is written again in full by the next (`OR IGNORE`).
-    /// A post deleted meanwhile leaves the queue with its feed rows, so later slices
-    /// skip it; an unfollow removes the rows already written, and later slices no longer
+    /// A post deleted meanwhile leaves the queue (its row goes with it), so later slices
+    /// skip it, and the feed rows already written point to nothing (reads join them to
+    /// `statuses`, as for any deleted post); an unfollow removes the rows already written, and later slices no longer
     /// find the follow.
-    async fn fan_out_in_slices(&self, max_posts: i64, slice_rows: usize) -> Result<u64> {
+    async fn fan_out_in_slices(&self, max_posts: i64, slice_rows: usize) -> Result<FanOutBatch> {
         let max = max_posts.max(1);
+        let every = slice_rows.max(1);
         let (ids, cuts) = self
-            .read_long(move |c| {
+            .read_in(Place::Blocking, move |c| {
                 let rows = c.rows(
                     &format!("SELECT status_id FROM fanout_queue ORDER BY status_id LIMIT {max}"),
                     &[],
@@ -555,27 +566,34 @@ impl Db {
                     .iter()
                     .map(|r| r.int_at(0))
                     .collect::<Result<Vec<_>>>()?;
-                if ids.is_empty() {
+                let Some(&newest) = ids.last() else {
                     return Ok((ids, Vec::new()));
-                }
-                let list = crate::db::placeholders(1, ids.len());
+                };
+                // Every `every`-th of the batch's feed rows in follower order, numbered in
+                // SQL: a few rows however large the batch. Bounded by the batch's newest
+                // id rather than by its list, so the statement is the same each time (a
+                // post stored meanwhile with an older id only moves a cut: the slices
+                // write the batch's exact list).
                 let rows = c.rows(
                     &format!(
-                        "SELECT f.account_id FROM fanout_queue q CROSS JOIN follows f \
-                         WHERE q.status_id IN ({list}) AND f.target_id = q.author_id \
-                           AND (q.reblog = 0 OR f.show_reblogs = 1)"
+                        "SELECT account_id FROM (SELECT f.account_id AS account_id, \
+                           ROW_NUMBER() OVER (ORDER BY f.account_id) AS n \
+                           FROM fanout_queue q CROSS JOIN follows f \
+                           WHERE q.status_id <= $1 AND f.target_id = q.author_id \
+                             AND (q.reblog = 0 OR f.show_reblogs = 1)) \
+                         WHERE (n - 1) % {every} = 0 ORDER BY n"
                     ),
-                    &crate::facts::ids_args(&ids),
+                    &[crate::db::Arg::I(newest)],
                 )?;
-                let followers = rows
+                let marks = rows
                     .iter()
                     .map(|r| r.int_at(0))
                     .collect::<Result<Vec<_>>>()?;
-                Ok((ids, slice_cuts(followers, slice_rows)))
+                Ok((ids, slice_cuts(&marks)))
             })
             .await?;
         if ids.is_empty() {
-            return Ok(0);
+            return Ok(FanOutBatch::default());
         }
         let list = crate::db::placeholders(1, ids.len());
         let id_args = crate::facts::ids_args(&ids);
@@ -608,7 +626,10 @@ impl Db {
             }
             tx.commit().await?;
         }
-        Ok(removed)
+        Ok(FanOutBatch {
+            taken: ids.len() as u64,
+            removed,
+        })
     }
 
     /// PostgreSQL: copies the oldest `max_posts` queued posts no other batch holds in one
@@ -618,28 +639,24 @@ impl Db {
     /// claims its batch with `FOR UPDATE SKIP LOCKED`, so the batches are disjoint, and the
     /// claimed rows stay locked (and queued) until the batch commits — a batch that fails
     /// or is cancelled half-way leaves its posts in the queue for the next one.
-    async fn fan_out_claimed(&self, max_posts: i64) -> Result<u64> {
+    async fn fan_out_claimed(&self, max_posts: i64) -> Result<FanOutBatch> {
         let mut tx = self.writer.begin().await?;
-        // SQLite has one writer connection, so one batch at a time and nothing to lock.
-        // On PostgreSQL, `SKIP LOCKED` never waits: a batch takes the oldest posts no
-        // other batch holds. (Without it, two workers took the same oldest posts and
-        // wrote the same feed rows twice, the second waiting on the first's keys.)
-        let claim = match self.backend() {
-            crate::Backend::Sqlite => "",
-            crate::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
+        // `SKIP LOCKED` never waits: a batch takes the oldest posts no other batch holds.
+        // (Without it, two workers took the same oldest posts and wrote the same feed
+        // rows twice, the second waiting on the first's keys.)
         let queued: Vec<(i64, i64, i64)> = sqlx::query_as(&format!(
-            "SELECT status_id, author_id, reblog FROM fanout_queue ORDER BY status_id LIMIT {}{claim}",
+            "SELECT status_id, author_id, reblog FROM fanout_queue ORDER BY status_id LIMIT {} \
+             FOR UPDATE SKIP LOCKED",
             max_posts.max(1)
         ))
         .fetch_all(&mut *tx)
         .await?;
         if queued.is_empty() {
-            return Ok(0);
+            return Ok(FanOutBatch::default());
         }
         let ids: Vec<i64> = queued.iter().map(|(id, _, _)| *id).collect();
         let list = crate::db::placeholders(1, ids.len());
-        let sql = fan_out_insert_sql(self.backend(), &list, "");
+        let sql = fan_out_insert_sql(crate::Backend::Postgres, &list, "");
         crate::db::bind_all(sqlx::query(&sql), &crate::facts::ids_args(&ids))
             .execute(&mut *tx)
             .await?;
@@ -648,7 +665,11 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(queued.len() as u64)
+        let n = queued.len() as u64;
+        Ok(FanOutBatch {
+            taken: n,
+            removed: n,
+        })
     }
 
     /// Number of posts waiting to be fanned out.
@@ -660,25 +681,32 @@ impl Db {
     }
 }
 
+/// What one fan-out batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FanOutBatch {
+    /// Queued posts the batch took (fewer than asked: the queue is drained).
+    pub taken: u64,
+    /// Of those, the ones this batch removed from the queue (not those deleted
+    /// meanwhile, nor those another batch removed first): for counting.
+    pub removed: u64,
+}
+
 /// Feed rows one SQLite fan-out transaction writes, about (see `Db::fan_out_in_slices`):
 /// some 20–30 ms of the writer's time. The writer serves waiting transactions in turn, so
 /// this is also the fan-out's share of it against the posts queued meanwhile (with 8,000
 /// the posts outran it on the benchmark network).
 const SLICE_ROWS: usize = 16_000;
 
-/// Where to cut a batch's followers (their account ids, one per feed row to write, in
-/// any order) into slices of about `rows` rows each: each cut is the first account of a
-/// slice, so an account's rows are never split between two slices.
-fn slice_cuts(mut followers: Vec<i64>, rows: usize) -> Vec<i64> {
-    followers.sort_unstable();
-    let mut cuts: Vec<i64> = followers
-        .chunks(rows.max(1))
-        .skip(1)
-        .filter_map(|chunk| chunk.first().copied())
-        .collect();
-    // An account with more rows than a slice would give the same cut twice.
+/// Where to cut a batch into slices, from `marks`: the follower of every n-th feed row
+/// of the batch, in follower order (the first row's first). Each cut is the first
+/// account of a slice, so an account's rows are never split between two slices.
+fn slice_cuts(marks: &[i64]) -> Vec<i64> {
+    let Some((first, rest)) = marks.split_first() else {
+        return Vec::new();
+    };
+    let mut cuts: Vec<i64> = rest.iter().copied().filter(|m| m != first).collect();
+    // An account with more rows than a slice is marked twice.
     cuts.dedup();
-    cuts.retain(|cut| Some(cut) != followers.first());
     cuts
 }
 
@@ -715,14 +743,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cuts_divide_rows_evenly_and_never_split_an_account() {
-        // Accounts 1..=6 with 2, 1, 3, 1, 1, 2 rows.
-        let followers = vec![3, 1, 6, 3, 2, 1, 3, 4, 5, 6];
-        assert_eq!(slice_cuts(followers.clone(), 3), vec![3, 4, 6]);
-        assert_eq!(slice_cuts(followers.clone(), 100), Vec::<i64>::new());
+    fn cuts_never_split_an_account() {
+        // Every third row of followers 1 1 2 3 3 3 4 5 6 6: rows 1, 4, 7 and 10.
+        assert_eq!(slice_cuts(&[1, 3, 4, 6]), vec![3, 4, 6]);
+        assert_eq!(slice_cuts(&[1]), Vec::<i64>::new());
+        assert_eq!(slice_cuts(&[]), Vec::<i64>::new());
         // One account with more rows than a slice: still one slice for it.
-        assert_eq!(slice_cuts(vec![7; 10], 3), Vec::<i64>::new());
-        assert_eq!(slice_cuts(vec![7, 7, 7, 7, 9], 2), vec![9]);
+        assert_eq!(slice_cuts(&[7, 7, 7, 7]), Vec::<i64>::new());
+        assert_eq!(slice_cuts(&[7, 7, 9, 9, 10]), vec![9, 10]);
     }
 
     /// A batch written in many slices gives every follower every post, exactly once,
@@ -791,7 +819,13 @@ mod tests {
         // 3 posts each by 1 and 2 to 37 followers and by 3 to 19, less 3 hidden: 276 rows,
         // in some 40 slices.
         let done = db.fan_out_in_slices(100, 7).await.unwrap();
-        assert_eq!(done, 9);
+        assert_eq!(
+            done,
+            FanOutBatch {
+                taken: 9,
+                removed: 9
+            }
+        );
         let rows: Vec<(i64, i64)> =
             sqlx::query_as("SELECT account_id, status_id FROM home_feed ORDER BY 1, 2")
                 .fetch_all(&db.writer)
@@ -811,7 +845,10 @@ mod tests {
         assert_eq!(rows, expected);
         assert_eq!(db.fan_out_backlog().await.unwrap(), 0);
         // Nothing left: a second call writes nothing.
-        assert_eq!(db.fan_out_in_slices(100, 7).await.unwrap(), 0);
+        assert_eq!(
+            db.fan_out_in_slices(100, 7).await.unwrap(),
+            FanOutBatch::default()
+        );
     }
 
     /// The batch reads followers (and their `show_reblogs`) from the index alone: on

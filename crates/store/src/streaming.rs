@@ -8,6 +8,7 @@
 use crate::db::{Arg, placeholders};
 use crate::facts::PageFacts;
 use crate::interactions::ViewerMarks;
+use crate::reads::Place;
 use crate::reads::ReadConn as _;
 use crate::records::StatusRecord;
 use crate::social::ViewerRelations;
@@ -274,7 +275,8 @@ impl Db {
         facts: PageFacts,
         viewers: Vec<i64>,
     ) -> Result<Option<ViewerParts>> {
-        self.read(move |c| {
+        // The audience can be thousands of viewers: off the runtime's workers.
+        self.read_in(Place::Blocking, move |c| {
             let c = &mut crate::reads::FreshPlans(c);
             let all: Vec<&StatusRecord> =
                 std::iter::once(&status).chain(&facts.originals).collect();

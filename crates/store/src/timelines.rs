@@ -3,6 +3,7 @@
 
 use crate::db::Arg;
 use crate::facts::PageFacts;
+use crate::reads::Place;
 use crate::reads::{ReadConn, Row};
 use crate::records::{STATUS_COLUMNS, StatusRecord};
 use crate::tags::HomeContext;
@@ -75,8 +76,8 @@ impl Db {
     /// One round of `account_id`'s home timeline in one read: the reader's
     /// [`HomeContext`] (unless given, as on later rounds), a page of posts before
     /// visibility filtering, and the facts about them for the reader. A home read is the
-    /// hottest path; one read instead of three saves two hand-offs per round (see
-    /// [`crate::reads`]).
+    /// hottest path; one read instead of three keeps it one round of synchronous code
+    /// (see [`crate::reads`]).
     ///
     /// Ordinary authors' posts come from the fanned-out `home_feed` and, until the
     /// fan-out worker has copied them, from the fan-out queue; posts of followed
@@ -123,8 +124,11 @@ impl Db {
         page: &Page,
     ) -> Result<Vec<StatusRecord>> {
         let page = *page;
-        self.read(move |c| feed(c, owner, Some(list_id), &[], &[], &page))
-            .await
+        // On the blocking pool: the scan can be long (above).
+        self.read_in(Place::Blocking, move |c| {
+            feed(c, owner, Some(list_id), &[], &[], &page)
+        })
+        .await
     }
 
     /// A page of the network timeline: public originals by active accounts.
