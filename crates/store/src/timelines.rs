@@ -232,11 +232,14 @@ fn feed(
     );
     let order = page.apply(&mut feed, "f.status_id", &mut args);
     feed.push_str(&order);
-    // On SQLite the queue holds only what the worker has not copied yet (a handful of
-    // rows: one writer, drained at once), so it is scanned newest first, probing whether
-    // the reader follows each author; `CROSS JOIN` keeps SQLite in that order, whose
-    // planner otherwise walks every account the reader follows and probes the queue for
-    // each (~1 ms for 500 followed accounts against ~30 µs, with an empty queue). On
+    // On SQLite the queue holds only what the worker has not copied yet (the batch being
+    // written in slices and what was posted meanwhile: some hundreds of rows at most
+    // while the worker keeps up), so it is scanned newest first, probing whether the
+    // reader follows each author; `CROSS JOIN` keeps SQLite in that order, whose planner
+    // otherwise walks every account the reader follows and probes the queue for each
+    // (~1 ms for 500 followed accounts against ~30 µs, with an empty queue). If posting
+    // outruns the worker, this scan grows with the backlog (nothing holds posting back
+    // yet: see decision 1). On
     // PostgreSQL posting can outrun the workers and leave tens of thousands of rows, so
     // its planner keeps the choice (with stale statistics it scanned the whole backlog
     // for every home read).
