@@ -108,8 +108,16 @@ impl Starling {
                     () = tokio::time::sleep(IDLE_POLL) => {}
                 }
             }
+            let started = std::time::Instant::now();
             match self.db().fan_out_queued(batch).await {
                 Ok(done) => {
+                    if done.taken > 0 {
+                        tracing::debug!(
+                            posts = done.taken,
+                            ms = started.elapsed().as_millis() as u64,
+                            "fan-out batch written"
+                        );
+                    }
                     self.fanned_out().fetch_add(done.removed, Ordering::Relaxed);
                     backlog = done.taken >= batch as u64;
                     if backlog && helpers {

@@ -3,12 +3,14 @@
 //! conversation rows are written together or not at all), then listed, marked read and
 //! removed per participant.
 
+use crate::db::args;
+use crate::writes::WriteConn;
 use crate::db::{Arg, bind_all};
 use crate::records::{STATUS_COLUMNS, StatusRecord};
 use crate::statuses::rows_to_statuses;
 use crate::{Db, Page, Result, StoreError};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 const CONVERSATION_COLUMNS: &str =
     "id, account_id, conversation_id, participant_ids, last_status_id, unread";
@@ -77,17 +79,16 @@ fn join_ids(ids: &[i64]) -> String {
 /// Files the direct post `status_id` by `author_id` under its conversation and brings
 /// every participant's row up to date: the author's is read, the recipients' unread.
 /// Runs inside [`Db::create_status`]'s transaction.
-pub(crate) async fn record_message(
-    conn: &mut AnyConnection,
+pub(crate) fn record_message(
+    c: &mut dyn WriteConn,
     status_id: i64,
     author_id: i64,
     update: &NewConversationUpdate,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO conversation_statuses (status_id, conversation_id) VALUES ($1, $2)")
-        .bind(status_id)
-        .bind(update.conversation_id)
-        .execute(&mut *conn)
-        .await?;
+    c.execute(
+        "INSERT INTO conversation_statuses (status_id, conversation_id) VALUES ($1, $2)",
+        &args![status_id, update.conversation_id],
+    )?;
     let everyone: Vec<i64> = update.participants.iter().map(|(a, _)| *a).collect();
     for (account_id, row_id) in &update.participants {
         let others: Vec<i64> = everyone
@@ -98,7 +99,7 @@ pub(crate) async fn record_message(
         // Two messages of one conversation committing out of order must not move the
         // row back to the older one, hence the CASEs; the unread flag follows the latest
         // write either way (a message did arrive).
-        sqlx::query(
+        c.execute(
             "INSERT INTO account_conversations \
                (id, account_id, conversation_id, participant_ids, last_status_id, unread) \
              VALUES ($1, $2, $3, $4, $5, $6) \
@@ -108,15 +109,15 @@ pub(crate) async fn record_message(
                last_status_id = CASE WHEN excluded.last_status_id > account_conversations.last_status_id \
                  THEN excluded.last_status_id ELSE account_conversations.last_status_id END, \
                unread = excluded.unread",
-        )
-        .bind(*row_id)
-        .bind(*account_id)
-        .bind(update.conversation_id)
-        .bind(join_ids(&others))
-        .bind(status_id)
-        .bind(i64::from(*account_id != author_id))
-        .execute(&mut *conn)
-        .await?;
+            &args![
+                *row_id,
+                *account_id,
+                update.conversation_id,
+                join_ids(&others).as_str(),
+                status_id,
+                *account_id != author_id
+            ],
+        )?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use crate::Result;
 use crate::reads::{Place, ReadConn, SqliteReaders};
+use crate::writes::{SqliteWriter, WriteConn};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use std::path::Path;
@@ -28,6 +29,8 @@ pub struct Db {
     pub(crate) reader: AnyPool,
     /// SQLite only: the connections the hot reads use (see [`crate::reads`]).
     sqlite_readers: Option<Arc<SqliteReaders>>,
+    /// SQLite only: the queue and connection the hot writes use (see [`crate::writes`]).
+    sqlite_writer: Option<Arc<SqliteWriter>>,
     backend: Backend,
     /// Whether notifications queue e-mails (SMTP is configured; see [`Db::with_email_jobs`]).
     pub(crate) email_jobs: bool,
@@ -45,6 +48,15 @@ pub struct Db {
 /// posts/s with these settings). When it does reach its limit it still stops that long
 /// (the posting p99 in the README). A checkpoint of an empty log costs microseconds.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Settings of the SQLite connections that write (sqlx's and the hot writes' own).
+///
+/// WAL + synchronous=NORMAL: a committed write survives a process crash; foreign keys are
+/// off by default in SQLite. The writer checkpoints only when the log passes ~400 MiB
+/// (see CHECKPOINT_EVERY); the log file is cut back to 64 MiB each time it starts over.
+pub(crate) const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+     PRAGMA wal_autocheckpoint = 100000; PRAGMA journal_size_limit = 67108864;";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -68,6 +80,7 @@ impl Db {
                 writer: pool.clone(),
                 reader: pool,
                 sqlite_readers: None,
+                sqlite_writer: None,
                 backend: Backend::Postgres,
                 email_jobs: false,
                 listen_pool: Some(crate::relay::listen_pool(url)?),
@@ -95,17 +108,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(|conn, _| {
                 Box::pin(async move {
-                    // WAL + synchronous=NORMAL: a committed write survives a process crash;
-                    // foreign keys are off by default in SQLite. The writer checkpoints
-                    // only when the log passes ~400 MiB (see CHECKPOINT_EVERY); the log
-                    // file is cut back to 64 MiB each time it starts over.
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                         PRAGMA wal_autocheckpoint = 100000; \
-                         PRAGMA journal_size_limit = 67108864;",
-                    )
-                    .await?;
+                    conn.execute(SQLITE_WRITER_PRAGMAS).await?;
                     Ok(())
                 })
             })
@@ -149,6 +152,7 @@ impl Db {
             writer,
             reader,
             sqlite_readers: Some(Arc::new(SqliteReaders::new(path, readers as usize))),
+            sqlite_writer: Some(Arc::new(SqliteWriter::new(path))),
             backend: Backend::Sqlite,
             email_jobs: false,
             listen_pool: None,
@@ -172,6 +176,16 @@ impl Db {
         F: FnOnce(&mut dyn ReadConn) -> Result<T> + Send + 'static,
     {
         crate::reads::run(self.sqlite_readers.as_ref(), &self.reader, place, f).await
+    }
+
+    /// Runs a hot write (see [`crate::writes`]) as one unit of work: committed as a whole
+    /// or not at all.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn WriteConn) -> Result<T> + Send + 'static,
+    {
+        crate::writes::run(self.sqlite_writer.as_ref(), &self.writer, f).await
     }
 
     /// This database with e-mail jobs queued (`true`) or not with every notification.
@@ -217,7 +231,53 @@ pub(crate) enum Arg {
     S(String),
     /// SQL NULL (bound as an integer column's null).
     N,
+    /// SQL NULL bound as a text column's null (PostgreSQL tells them apart).
+    NullText,
 }
+
+impl From<i64> for Arg {
+    fn from(v: i64) -> Self {
+        Arg::I(v)
+    }
+}
+
+impl From<bool> for Arg {
+    fn from(v: bool) -> Self {
+        Arg::I(i64::from(v))
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(v: &str) -> Self {
+        Arg::S(v.to_owned())
+    }
+}
+
+impl From<&String> for Arg {
+    fn from(v: &String) -> Self {
+        Arg::S(v.clone())
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Arg::N, Arg::I)
+    }
+}
+
+impl From<&Option<String>> for Arg {
+    fn from(v: &Option<String>) -> Self {
+        v.as_ref().map_or(Arg::NullText, |s| Arg::S(s.clone()))
+    }
+}
+
+/// Bind values from anything convertible: `args![id, &text, flag]`.
+macro_rules! args {
+    ($($v:expr),* $(,)?) => {
+        [$($crate::db::Arg::from($v)),*]
+    };
+}
+pub(crate) use args;
 
 /// Binds `args` in order to a query built from dynamic SQL.
 pub(crate) fn bind_all<'q>(
@@ -229,6 +289,7 @@ pub(crate) fn bind_all<'q>(
             Arg::I(v) => q.bind(*v),
             Arg::S(v) => q.bind(v.as_str()),
             Arg::N => q.bind(None::<i64>),
+            Arg::NullText => q.bind(None::<String>),
         };
     }
     q

@@ -7,10 +7,12 @@
 //! Workers claim due jobs with a lease ([`Db::claim_email_jobs`]), so the same queries
 //! serve SQLite, PostgreSQL and several nodes.
 
+use crate::db::args;
+use crate::writes::WriteConn;
 use crate::records::NewNotification;
 use crate::{Db, Result};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use starling_domain::email::{EmailKind, EmailPreferences};
 
 const JOB_COLUMNS: &str = "id, account_id, notification_id, kind, attempts, created_at";
@@ -58,42 +60,42 @@ fn column(kind: EmailKind) -> &'static str {
 /// Queues an e-mail for each notification that has an e-mail kind, if its recipient is
 /// active and wants that kind (a missing preferences row means the defaults). Part of the
 /// caller's transaction; the post a mention is about is already stored in it.
-pub(crate) async fn queue_email_jobs(
-    conn: &mut AnyConnection,
-    notes: &[NewNotification],
-) -> Result<()> {
+pub(crate) fn queue_email_jobs(c: &mut dyn WriteConn, notes: &[NewNotification]) -> Result<()> {
     let defaults = EmailPreferences::default();
     for n in notes {
         // Only mentions need the post: a mention in a direct post is a direct message.
         let direct = match (n.kind.as_str(), n.status_id) {
-            ("mention", Some(status_id)) => {
-                let row: Option<(String,)> =
-                    sqlx::query_as("SELECT visibility FROM statuses WHERE id = $1")
-                        .bind(status_id)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                row.is_some_and(|(v,)| v == "direct")
-            }
+            ("mention", Some(status_id)) => c
+                .rows(
+                    "SELECT visibility FROM statuses WHERE id = $1",
+                    &args![status_id],
+                )?
+                .first()
+                .map(|r| r.text_at(0))
+                .transpose()?
+                .is_some_and(|v| v == "direct"),
             _ => false,
         };
         let Some(kind) = EmailKind::for_notification(&n.kind, direct) else {
             continue;
         };
         let col = column(kind);
-        sqlx::query(&format!(
-            "INSERT INTO email_jobs (id, account_id, notification_id, kind, attempts, run_at, created_at) \
-             SELECT CAST($1 AS BIGINT), a.id, CAST($1 AS BIGINT), CAST($2 AS TEXT), 0, \
-                    CAST($3 AS BIGINT), CAST($3 AS BIGINT) \
-             FROM accounts a LEFT JOIN email_preferences p ON p.account_id = a.id \
-             WHERE a.id = $4 AND a.deactivated_at IS NULL AND COALESCE(p.{col}, $5) <> 0"
-        ))
-        .bind(n.id)
-        .bind(kind.as_str())
-        .bind(n.created_at)
-        .bind(n.account_id)
-        .bind(i64::from(defaults.wants(kind)))
-        .execute(&mut *conn)
-        .await?;
+        c.execute(
+            &format!(
+                "INSERT INTO email_jobs (id, account_id, notification_id, kind, attempts, run_at, created_at) \
+                 SELECT CAST($1 AS BIGINT), a.id, CAST($1 AS BIGINT), CAST($2 AS TEXT), 0, \
+                        CAST($3 AS BIGINT), CAST($3 AS BIGINT) \
+                 FROM accounts a LEFT JOIN email_preferences p ON p.account_id = a.id \
+                 WHERE a.id = $4 AND a.deactivated_at IS NULL AND COALESCE(p.{col}, $5) <> 0"
+            ),
+            &args![
+                n.id,
+                kind.as_str(),
+                n.created_at,
+                n.account_id,
+                defaults.wants(kind)
+            ],
+        )?;
     }
     Ok(())
 }

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A row read did not have the expected shape, or a read task failed.
     #[error("read failed: {0}")]
     Read(String),
+    /// A write was not committed (its transaction was rolled back, or never ran).
+    #[error("write failed: {0}")]
+    Write(String),
     /// Migrations could not be applied.
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),

@@ -1,6 +1,6 @@
 //! Favourites, bookmarks and pins: per-account marks on posts.
 
-use crate::db::{Arg, bind_all};
+use crate::db::{Arg, args, bind_all};
 use crate::records::{
     ACCOUNT_COLUMNS, AccountRecord, Listed, NewNotification, STATUS_COLUMNS, StatusRecord,
 };
@@ -41,32 +41,25 @@ impl Db {
         status_id: i64,
         notification: Option<NewNotification>,
     ) -> Result<bool> {
-        let mut tx = self.writer.begin().await?;
-        let sql = format!(
-            "INSERT INTO {} (id, account_id, status_id) VALUES ($1, $2, $3) ON CONFLICT (account_id, status_id) DO NOTHING",
-            mark.table()
-        );
-        let inserted = sqlx::query(&sql)
-            .bind(row_id)
-            .bind(account_id)
-            .bind(status_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            > 0;
-        if inserted && mark == Mark::Favourite {
-            sqlx::query(
-                "UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1",
-            )
-            .bind(status_id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(n) = notification {
-                insert_notifications(&mut tx, &[n], self.email_jobs).await?;
+        let email = self.email_jobs;
+        self.write(move |c| {
+            let sql = format!(
+                "INSERT INTO {} (id, account_id, status_id) VALUES ($1, $2, $3) ON CONFLICT (account_id, status_id) DO NOTHING",
+                mark.table()
+            );
+            let inserted = c.execute(&sql, &args![row_id, account_id, status_id])? > 0;
+            if inserted && mark == Mark::Favourite {
+                c.execute(
+                    "UPDATE statuses SET favourites_count = favourites_count + 1 WHERE id = $1",
+                    &args![status_id],
+                )?;
+                if let Some(n) = notification {
+                    insert_notifications(c, &[n], email)?;
+                }
             }
-        }
-        tx.commit().await?;
-        Ok(inserted)
+            Ok(inserted)
+        })
+        .await
     }
 
     /// Removes a mark (idempotent).

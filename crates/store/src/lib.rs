@@ -28,6 +28,7 @@ mod statuses;
 pub mod streaming;
 pub mod tags;
 pub mod timelines;
+mod writes;
 
 pub use db::{Backend, Db};
 pub use error::StoreError;

@@ -12,10 +12,10 @@ const NOTIFICATION_COLUMNS: &str =
 impl Db {
     /// Stores notifications outside any other change (e.g. a follow notification).
     pub async fn create_notifications(&self, notes: &[NewNotification]) -> Result<()> {
-        let mut tx = self.writer.begin().await?;
-        insert_notifications(&mut tx, notes, self.email_jobs).await?;
-        tx.commit().await?;
-        Ok(())
+        let notes = notes.to_vec();
+        let email = self.email_jobs;
+        self.write(move |c| insert_notifications(c, &notes, email))
+            .await
     }
 
     /// A page of an account's notifications, restricted to `kinds` (all when empty).

@@ -6,10 +6,12 @@
 //! lose neither. Workers claim due jobs with a lease (see [`Db::claim_push_jobs`]) rather
 //! than a lock, so the same queries serve SQLite and PostgreSQL and several nodes.
 
+use crate::db::args;
+use crate::writes::WriteConn;
 use crate::records::NewNotification;
 use crate::{Db, Result, StoreError};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 use starling_domain::push::Alerts;
 
 const SUBSCRIPTION_COLUMNS: &str =
@@ -61,25 +63,17 @@ pub struct PushJob {
 
 /// Queues a push of each notification to every subscription of its recipient whose alerts
 /// include its type and whose policy is not `none`. Part of the caller's transaction.
-pub(crate) async fn queue_push_jobs(
-    conn: &mut AnyConnection,
-    notes: &[NewNotification],
-) -> Result<()> {
+pub(crate) fn queue_push_jobs(c: &mut dyn WriteConn, notes: &[NewNotification]) -> Result<()> {
     for n in notes {
         let Some(bit) = Alerts::bit(&n.kind) else {
             continue;
         };
-        sqlx::query(
+        c.execute(
             "INSERT INTO push_jobs (subscription_id, notification_id, attempts, run_at) \
              SELECT id, CAST($1 AS BIGINT), 0, CAST($2 AS BIGINT) FROM push_subscriptions \
              WHERE account_id = $3 AND (alerts & $4) <> 0 AND policy <> 'none'",
-        )
-        .bind(n.id)
-        .bind(n.created_at)
-        .bind(n.account_id)
-        .bind(bit)
-        .execute(&mut *conn)
-        .await?;
+            &args![n.id, n.created_at, n.account_id, bit],
+        )?;
     }
     Ok(())
 }

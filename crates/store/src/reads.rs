@@ -179,21 +179,7 @@ impl ReadConn for rusqlite::Connection {
 
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
         let mut stmt = self.prepare_cached(sql)?;
-        let mut name = String::with_capacity(8);
-        for (i, a) in args.iter().enumerate() {
-            // Placeholders are named `$n` and may repeat, so bind by name, not position.
-            name.clear();
-            // Writing into a String cannot fail.
-            let _ = write!(name, "${}", i + 1);
-            let Some(index) = stmt.parameter_index(&name)? else {
-                continue;
-            };
-            match a {
-                Arg::I(v) => stmt.raw_bind_parameter(index, v)?,
-                Arg::S(v) => stmt.raw_bind_parameter(index, v)?,
-                Arg::N => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
-            }
-        }
+        bind_args(&mut stmt, args)?;
         let names: Arc<[String]> = stmt
             .column_names()
             .iter()
@@ -230,6 +216,26 @@ impl ReadConn for rusqlite::Connection {
     }
 }
 
+/// Binds `args` to the `$1`… placeholders of a rusqlite statement.
+pub(crate) fn bind_args(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> Result<()> {
+    let mut name = String::with_capacity(8);
+    for (i, a) in args.iter().enumerate() {
+        // Placeholders are named `$n` and may repeat, so bind by name, not position.
+        name.clear();
+        // Writing into a String cannot fail.
+        let _ = write!(name, "${}", i + 1);
+        let Some(index) = stmt.parameter_index(&name)? else {
+            continue;
+        };
+        match a {
+            Arg::I(v) => stmt.raw_bind_parameter(index, v)?,
+            Arg::S(v) => stmt.raw_bind_parameter(index, v)?,
+            Arg::N | Arg::NullText => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
+        }
+    }
+    Ok(())
+}
+
 /// sqlx's pool driven from a blocking thread (PostgreSQL).
 struct Blocking<'a> {
     pool: &'a AnyPool,
@@ -257,46 +263,51 @@ impl Blocking<'_> {
     fn fetch(&mut self, sql: &str, args: &[Arg], persistent: bool) -> Result<Vec<Row>> {
         let query = crate::db::bind_all(sqlx::query(sql), args).persistent(persistent);
         let rows = self.runtime.block_on(query.fetch_all(self.pool))?;
-        let Some(first) = rows.first() else {
-            return Ok(Vec::new());
-        };
-        let names: Arc<[String]> = first
-            .columns()
-            .iter()
-            .map(|c| sqlx::Column::name(c).to_owned())
-            .collect();
-        // Columns are BIGINT or TEXT (docs/decisions/0002); the column's type, known once,
-        // says which (trying one decoding and then the other would build an error per
-        // text cell).
-        let integer: Vec<bool> = first
-            .columns()
-            .iter()
-            .map(|c| {
-                let t = sqlx::TypeInfo::name(sqlx::Column::type_info(c)).to_ascii_uppercase();
-                t.contains("INT")
-            })
-            .collect();
-        rows.iter()
-            .map(|r| {
-                let vals = integer
-                    .iter()
-                    .enumerate()
-                    .map(|(i, is_int)| {
-                        Ok(if *is_int {
-                            r.try_get::<Option<i64>, _>(i)?.map_or(Val::Null, Val::Int)
-                        } else {
-                            r.try_get::<Option<String>, _>(i)?
-                                .map_or(Val::Null, Val::Text)
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?;
-                Ok(Row {
-                    names: Arc::clone(&names),
-                    vals,
-                })
-            })
-            .collect()
+        to_rows(&rows)
     }
+}
+
+/// Rows read through sqlx as [`Row`]s.
+pub(crate) fn to_rows(rows: &[AnyRow]) -> Result<Vec<Row>> {
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let names: Arc<[String]> = first
+        .columns()
+        .iter()
+        .map(|c| sqlx::Column::name(c).to_owned())
+        .collect();
+    // Columns are BIGINT or TEXT (docs/decisions/0002); the column's type, known once,
+    // says which (trying one decoding and then the other would build an error per
+    // text cell).
+    let integer: Vec<bool> = first
+        .columns()
+        .iter()
+        .map(|c| {
+            let t = sqlx::TypeInfo::name(sqlx::Column::type_info(c)).to_ascii_uppercase();
+            t.contains("INT")
+        })
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let vals = integer
+                .iter()
+                .enumerate()
+                .map(|(i, is_int)| {
+                    Ok(if *is_int {
+                        r.try_get::<Option<i64>, _>(i)?.map_or(Val::Null, Val::Int)
+                    } else {
+                        r.try_get::<Option<String>, _>(i)?
+                            .map_or(Val::Null, Val::Text)
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Row {
+                names: Arc::clone(&names),
+                vals,
+            })
+        })
+        .collect()
 }
 
 /// Read connections of its own to the SQLite file (see [`run`] for where they are used).
@@ -309,7 +320,7 @@ pub(crate) struct SqliteReaders {
 
 /// Prepared statements kept per connection: the hot reads use a few dozen shapes (the
 /// `IN (…)` lists vary in length).
-const STATEMENT_CACHE: usize = 128;
+pub(crate) const STATEMENT_CACHE: usize = 128;
 
 impl SqliteReaders {
     /// Readers for the database file at `path`, at most `max` at a time.

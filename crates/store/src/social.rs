@@ -1,7 +1,7 @@
 //! The social graph: follows, blocks and mutes, with relationship summaries and the
 //! facts the visibility rule needs.
 
-use crate::db::{Arg, bind_all, placeholders};
+use crate::db::{Arg, args, bind_all, placeholders};
 use crate::records::{ACCOUNT_COLUMNS, AccountRecord, Listed, NewNotification, RelationshipRecord};
 use crate::statuses::insert_notifications;
 use crate::{Db, Page, Result};
@@ -53,51 +53,37 @@ impl Db {
             celebrity_threshold,
             notification,
         } = f;
-        let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO follows (id, account_id, target_id, show_reblogs, notify) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (account_id, target_id) DO NOTHING",
-        )
-        .bind(follow_id)
-        .bind(account_id)
-        .bind(target_id)
-        .bind(i64::from(show_reblogs))
-        .bind(i64::from(notify))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
-        if inserted {
-            sqlx::query("UPDATE accounts SET following_count = following_count + 1 WHERE id = $1")
-                .bind(account_id)
-                .execute(&mut *tx)
-                .await?;
-            // Once an account crosses the threshold its posts are merged on read; the flag
-            // stays set so posts made in that period are never missed.
-            sqlx::query(
-                "UPDATE accounts SET followers_count = followers_count + 1, \
-                 celebrity = CASE WHEN followers_count + 1 >= $1 THEN 1 ELSE celebrity END WHERE id = $2",
-            )
-            .bind(celebrity_threshold)
-            .bind(target_id)
-            .execute(&mut *tx)
-            .await?;
-            if let Some(n) = notification {
-                insert_notifications(&mut tx, &[n], self.email_jobs).await?;
+        let email = self.email_jobs;
+        self.write(move |c| {
+            let inserted = c.execute(
+                "INSERT INTO follows (id, account_id, target_id, show_reblogs, notify) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (account_id, target_id) DO NOTHING",
+                &args![follow_id, account_id, target_id, show_reblogs, notify],
+            )? > 0;
+            if inserted {
+                c.execute(
+                    "UPDATE accounts SET following_count = following_count + 1 WHERE id = $1",
+                    &args![account_id],
+                )?;
+                // Once an account crosses the threshold its posts are merged on read; the
+                // flag stays set so posts made in that period are never missed.
+                c.execute(
+                    "UPDATE accounts SET followers_count = followers_count + 1, \
+                     celebrity = CASE WHEN followers_count + 1 >= $1 THEN 1 ELSE celebrity END WHERE id = $2",
+                    &args![celebrity_threshold, target_id],
+                )?;
+                if let Some(n) = notification {
+                    insert_notifications(c, &[n], email)?;
+                }
+            } else {
+                c.execute(
+                    "UPDATE follows SET show_reblogs = $1, notify = $2 WHERE account_id = $3 AND target_id = $4",
+                    &args![show_reblogs, notify, account_id, target_id],
+                )?;
             }
-        } else {
-            sqlx::query(
-                "UPDATE follows SET show_reblogs = $1, notify = $2 WHERE account_id = $3 AND target_id = $4",
-            )
-            .bind(i64::from(show_reblogs))
-            .bind(i64::from(notify))
-            .bind(account_id)
-            .bind(target_id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(inserted)
+            Ok(inserted)
+        })
+        .await
     }
 
     /// Removes a follow and the followed account's posts from the follower's home feed.

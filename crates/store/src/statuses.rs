@@ -4,8 +4,10 @@ use crate::reads::Place;
 use crate::records::{
     EditRecord, NewNotification, NewStatus, STATUS_COLUMNS, StatusEdit, StatusRecord,
 };
+use crate::db::args;
+use crate::writes::WriteConn;
 use crate::{Db, Result, StoreError};
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 /// Deepest reply chain walked when loading a thread's ancestors.
 const MAX_ANCESTORS: usize = 256;
@@ -14,31 +16,31 @@ const MAX_DESCENDANTS: i64 = 4096;
 
 /// Stores notifications and queues their Web Push deliveries and, when `email` is on
 /// (SMTP is configured), their e-mails (part of the caller's transaction).
-pub(crate) async fn insert_notifications(
-    conn: &mut AnyConnection,
+pub(crate) fn insert_notifications(
+    c: &mut dyn WriteConn,
     notes: &[NewNotification],
     email: bool,
 ) -> Result<()> {
     for n in notes {
-        sqlx::query(
+        c.execute(
             "INSERT INTO notifications (id, account_id, kind, from_account_id, status_id, group_id, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(n.id)
-        .bind(n.account_id)
-        .bind(&n.kind)
-        .bind(n.from_account_id)
-        .bind(n.status_id)
-        .bind(n.group_id)
-        .bind(n.created_at)
-        .execute(&mut *conn)
-        .await?;
+            &args![
+                n.id,
+                n.account_id,
+                &n.kind,
+                n.from_account_id,
+                n.status_id,
+                n.group_id,
+                n.created_at
+            ],
+        )?;
     }
     // Pushes and e-mails are queued with the notifications they carry, in the same
     // transaction.
-    crate::push::queue_push_jobs(conn, notes).await?;
+    crate::push::queue_push_jobs(c, notes)?;
     if email {
-        crate::email::queue_email_jobs(conn, notes).await?;
+        crate::email::queue_email_jobs(c, notes)?;
     }
     Ok(())
 }
@@ -47,184 +49,164 @@ pub(crate) fn rows_to_statuses(rows: &[sqlx::any::AnyRow]) -> Result<Vec<StatusR
     rows.iter().map(StatusRecord::from_row).collect()
 }
 
-async fn insert_feed_rows(
-    conn: &mut AnyConnection,
+fn insert_feed_rows(
+    c: &mut dyn WriteConn,
     status_id: i64,
     author_id: i64,
     recipients: &[i64],
 ) -> Result<()> {
     for r in recipients {
-        sqlx::query(
+        c.execute(
             "INSERT INTO home_feed (account_id, status_id, author_id) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",
-        )
-        .bind(*r)
-        .bind(status_id)
-        .bind(author_id)
-        .execute(&mut *conn)
-        .await?;
+            &args![*r, status_id, author_id],
+        )?;
     }
     Ok(())
 }
 
 /// Queues a post for copying into its author's followers' home feeds.
-async fn queue_fan_out(
-    conn: &mut AnyConnection,
-    status_id: i64,
-    author_id: i64,
-    reblog: bool,
-) -> Result<()> {
-    sqlx::query("INSERT INTO fanout_queue (status_id, author_id, reblog) VALUES ($1, $2, $3)")
-        .bind(status_id)
-        .bind(author_id)
-        .bind(i64::from(reblog))
-        .execute(&mut *conn)
-        .await?;
+fn queue_fan_out(c: &mut dyn WriteConn, status_id: i64, author_id: i64, reblog: bool) -> Result<()> {
+    c.execute(
+        "INSERT INTO fanout_queue (status_id, author_id, reblog) VALUES ($1, $2, $3)",
+        &args![status_id, author_id, reblog],
+    )?;
     Ok(())
 }
 
 /// Replaces a post's mentions and tags (after an edit).
-async fn replace_mentions_and_tags(
-    conn: &mut AnyConnection,
+fn replace_mentions_and_tags(
+    c: &mut dyn WriteConn,
     status_id: i64,
     mentions: &[i64],
     tags: &[String],
 ) -> Result<()> {
-    sqlx::query("DELETE FROM status_mentions WHERE status_id = $1")
-        .bind(status_id)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM status_tags WHERE status_id = $1")
-        .bind(status_id)
-        .execute(&mut *conn)
-        .await?;
-    insert_mentions_and_tags(conn, status_id, mentions, tags).await
+    c.execute(
+        "DELETE FROM status_mentions WHERE status_id = $1",
+        &args![status_id],
+    )?;
+    c.execute("DELETE FROM status_tags WHERE status_id = $1", &args![status_id])?;
+    insert_mentions_and_tags(c, status_id, mentions, tags)
 }
 
 /// Stores a post's mentions and tags.
-async fn insert_mentions_and_tags(
-    conn: &mut AnyConnection,
+fn insert_mentions_and_tags(
+    c: &mut dyn WriteConn,
     status_id: i64,
     mentions: &[i64],
     tags: &[String],
 ) -> Result<()> {
     for m in mentions {
-        sqlx::query(
+        c.execute(
             "INSERT INTO status_mentions (status_id, account_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(status_id)
-        .bind(*m)
-        .execute(&mut *conn)
-        .await?;
+            &args![status_id, *m],
+        )?;
     }
     for t in tags {
-        sqlx::query(
+        c.execute(
             "INSERT INTO status_tags (status_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(status_id)
-        .bind(t)
-        .execute(&mut *conn)
-        .await?;
+            &args![status_id, t],
+        )?;
     }
     Ok(())
+}
+
+/// One post by id, read inside a write.
+fn status_in(c: &mut dyn WriteConn, id: i64) -> Result<StatusRecord> {
+    let rows = c.rows(
+        &format!("SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id = $1"),
+        &args![id],
+    )?;
+    rows.first()
+        .map(StatusRecord::from_row)
+        .ok_or(StoreError::NotFound)?
 }
 
 impl Db {
     /// Stores a post with its mentions, tags, notifications and home-feed rows, in one
     /// transaction. With an idempotency key already used, returns the earlier post instead.
     pub async fn create_status(&self, s: NewStatus) -> Result<StatusRecord> {
-        let mut tx = self.writer.begin().await?;
-        if let Some(key) = &s.idempotency_key {
-            // Claim the key first: a retry arriving while the first request is still in
-            // flight waits for it here (PostgreSQL) and then finds the key taken.
-            let claimed = sqlx::query(
-                "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (account_id, key) DO NOTHING",
-            )
-            .bind(s.account_id)
-            .bind(key)
-            .bind(s.id)
-            .bind(s.created_at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
-            if !claimed {
-                drop(tx);
-                let (id,): (i64,) = sqlx::query_as(
-                    "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
-                )
-                .bind(s.account_id)
-                .bind(key)
-                .fetch_one(&self.writer)
-                .await?;
-                return self.status(id).await;
+        let email = self.email_jobs;
+        self.write(move |c| {
+            if let Some(key) = &s.idempotency_key {
+                // Claim the key first: a retry arriving while the first request is still
+                // in flight waits for it here (PostgreSQL) and then finds the key taken.
+                let claimed = c.execute(
+                    "INSERT INTO idempotency_keys (account_id, key, status_id, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (account_id, key) DO NOTHING",
+                    &args![s.account_id, key, s.id, s.created_at],
+                )? > 0;
+                if !claimed {
+                    let rows = c.rows(
+                        "SELECT status_id FROM idempotency_keys WHERE account_id = $1 AND key = $2",
+                        &args![s.account_id, key],
+                    )?;
+                    let id = rows.first().ok_or(StoreError::NotFound)?.int_at(0)?;
+                    return status_in(c, id);
+                }
             }
-        }
-        sqlx::query(
-            "INSERT INTO statuses (id, account_id, text, content, spoiler_text, sensitive, visibility, language, \
-             in_reply_to_id, in_reply_to_account_id, app_id, created_at, group_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(s.id)
-        .bind(s.account_id)
-        .bind(&s.text)
-        .bind(&s.content)
-        .bind(&s.spoiler_text)
-        .bind(i64::from(s.sensitive))
-        .bind(&s.visibility)
-        .bind(&s.language)
-        .bind(s.in_reply_to_id)
-        .bind(s.in_reply_to_account_id)
-        .bind(s.app_id)
-        .bind(s.created_at)
-        .bind(s.group_id)
-        .execute(&mut *tx)
-        .await?;
-        insert_mentions_and_tags(&mut tx, s.id, &s.mentions, &s.tags).await?;
-        sqlx::query(
-            "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $1 WHERE id = $2",
-        )
-        .bind(s.created_at)
-        .bind(s.account_id)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(parent) = s.in_reply_to_id {
-            sqlx::query("UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1")
-                .bind(parent)
-                .execute(&mut *tx)
-                .await?;
-        }
-        insert_feed_rows(&mut tx, s.id, s.account_id, &s.feed_recipients).await?;
-        if s.fan_out_to_followers {
-            queue_fan_out(&mut tx, s.id, s.account_id, false).await?;
-        }
-        insert_notifications(&mut tx, &s.notifications, self.email_jobs).await?;
-        if let Some(update) = &s.conversation {
-            crate::conversations::record_message(&mut tx, s.id, s.account_id, update).await?;
-        }
-        tx.commit().await?;
-        // The row is exactly what was inserted: no need to read it back.
-        Ok(StatusRecord {
-            id: s.id,
-            account_id: s.account_id,
-            text: s.text,
-            content: s.content,
-            spoiler_text: s.spoiler_text,
-            sensitive: s.sensitive,
-            visibility: s.visibility,
-            language: s.language,
-            in_reply_to_id: s.in_reply_to_id,
-            in_reply_to_account_id: s.in_reply_to_account_id,
-            reblog_of_id: None,
-            app_id: s.app_id,
-            created_at: s.created_at,
-            edited_at: None,
-            replies_count: 0,
-            reblogs_count: 0,
-            favourites_count: 0,
-            group_id: s.group_id,
+            c.execute(
+                "INSERT INTO statuses (id, account_id, text, content, spoiler_text, sensitive, visibility, language, \
+                 in_reply_to_id, in_reply_to_account_id, app_id, created_at, group_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                &args![
+                    s.id,
+                    s.account_id,
+                    &s.text,
+                    &s.content,
+                    &s.spoiler_text,
+                    s.sensitive,
+                    &s.visibility,
+                    &s.language,
+                    s.in_reply_to_id,
+                    s.in_reply_to_account_id,
+                    s.app_id,
+                    s.created_at,
+                    s.group_id
+                ],
+            )?;
+            insert_mentions_and_tags(c, s.id, &s.mentions, &s.tags)?;
+            c.execute(
+                "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $1 WHERE id = $2",
+                &args![s.created_at, s.account_id],
+            )?;
+            if let Some(parent) = s.in_reply_to_id {
+                c.execute(
+                    "UPDATE statuses SET replies_count = replies_count + 1 WHERE id = $1",
+                    &args![parent],
+                )?;
+            }
+            insert_feed_rows(c, s.id, s.account_id, &s.feed_recipients)?;
+            if s.fan_out_to_followers {
+                queue_fan_out(c, s.id, s.account_id, false)?;
+            }
+            insert_notifications(c, &s.notifications, email)?;
+            if let Some(update) = &s.conversation {
+                crate::conversations::record_message(c, s.id, s.account_id, update)?;
+            }
+            // The row is exactly what was inserted: no need to read it back.
+            Ok(StatusRecord {
+                id: s.id,
+                account_id: s.account_id,
+                text: s.text,
+                content: s.content,
+                spoiler_text: s.spoiler_text,
+                sensitive: s.sensitive,
+                visibility: s.visibility,
+                language: s.language,
+                in_reply_to_id: s.in_reply_to_id,
+                in_reply_to_account_id: s.in_reply_to_account_id,
+                reblog_of_id: None,
+                app_id: s.app_id,
+                created_at: s.created_at,
+                edited_at: None,
+                replies_count: 0,
+                reblogs_count: 0,
+                favourites_count: 0,
+                group_id: s.group_id,
+            })
         })
+        .await
     }
 
     /// The reblog wrapper `account_id` made of `original_id`, if any.
@@ -253,55 +235,49 @@ impl Db {
         notification: Option<NewNotification>,
     ) -> Result<StatusRecord> {
         let original = wrapper.reblog_of_id.ok_or(StoreError::NotFound)?;
-        let mut tx = self.writer.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO statuses (id, account_id, text, content, visibility, reblog_of_id, app_id, created_at) \
-             VALUES ($1, $2, '', '', $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-        )
-        .bind(wrapper.id)
-        .bind(wrapper.account_id)
-        .bind(&wrapper.visibility)
-        .bind(original)
-        .bind(wrapper.app_id)
-        .bind(wrapper.created_at)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            // Already reblogged (the unique index decides, even between simultaneous
-            // requests): return the existing reblog.
-            drop(tx);
-            return self
-                .reblog_of(wrapper.account_id, original)
-                .await?
-                .ok_or(StoreError::NotFound);
-        }
-        sqlx::query("UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1")
-            .bind(original)
-            .execute(&mut *tx)
+        let email = self.email_jobs;
+        let id = self
+            .write(move |c| {
+                let inserted = c.execute(
+                    "INSERT INTO statuses (id, account_id, text, content, visibility, reblog_of_id, app_id, created_at) \
+                     VALUES ($1, $2, '', '', $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                    &args![
+                        wrapper.id,
+                        wrapper.account_id,
+                        &wrapper.visibility,
+                        original,
+                        wrapper.app_id,
+                        wrapper.created_at
+                    ],
+                )?;
+                if inserted == 0 {
+                    // Already reblogged (the unique index decides, even between
+                    // simultaneous requests): the existing reblog.
+                    let rows = c.rows(
+                        "SELECT id FROM statuses WHERE reblog_of_id = $1 AND account_id = $2",
+                        &args![original, wrapper.account_id],
+                    )?;
+                    return rows.first().ok_or(StoreError::NotFound)?.int_at(0);
+                }
+                c.execute(
+                    "UPDATE statuses SET reblogs_count = reblogs_count + 1 WHERE id = $1",
+                    &args![original],
+                )?;
+                c.execute(
+                    "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $1 WHERE id = $2",
+                    &args![wrapper.created_at, wrapper.account_id],
+                )?;
+                insert_feed_rows(c, wrapper.id, wrapper.account_id, &[wrapper.account_id])?;
+                if fan_out {
+                    queue_fan_out(c, wrapper.id, wrapper.account_id, true)?;
+                }
+                if let Some(n) = notification {
+                    insert_notifications(c, &[n], email)?;
+                }
+                Ok(wrapper.id)
+            })
             .await?;
-        sqlx::query(
-            "UPDATE accounts SET statuses_count = statuses_count + 1, last_status_at = $1 WHERE id = $2",
-        )
-        .bind(wrapper.created_at)
-        .bind(wrapper.account_id)
-        .execute(&mut *tx)
-        .await?;
-        insert_feed_rows(
-            &mut tx,
-            wrapper.id,
-            wrapper.account_id,
-            &[wrapper.account_id],
-        )
-        .await?;
-        if fan_out {
-            queue_fan_out(&mut tx, wrapper.id, wrapper.account_id, true).await?;
-        }
-        if let Some(n) = notification {
-            insert_notifications(&mut tx, &[n], self.email_jobs).await?;
-        }
-        tx.commit().await?;
-        self.status(wrapper.id).await
+        self.status(id).await
     }
 
     /// Deletes a post (its reblogs, mentions, favourites… go with it) and fixes the counters;
@@ -367,56 +343,60 @@ impl Db {
     /// Replaces a post's text, keeping the previous version in its history.
     pub async fn edit_status(&self, e: StatusEdit) -> Result<StatusRecord> {
         let before = self.status(e.status_id).await?;
-        let mut tx = self.writer.begin().await?;
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM status_edits WHERE status_id = $1")
-            .bind(e.status_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        if n == 0 {
-            // The first edit also records the original version, as Mastodon's history shows it.
-            sqlx::query(
-                "INSERT INTO status_edits (id, status_id, text, content, spoiler_text, sensitive, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(e.original_version_id)
-            .bind(e.status_id)
-            .bind(&before.text)
-            .bind(&before.content)
-            .bind(&before.spoiler_text)
-            .bind(i64::from(before.sensitive))
-            .bind(before.created_at)
-            .execute(&mut *tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO status_edits (id, status_id, text, content, spoiler_text, sensitive, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(e.edit_id)
-        .bind(e.status_id)
-        .bind(&e.text)
-        .bind(&e.content)
-        .bind(&e.spoiler_text)
-        .bind(i64::from(e.sensitive))
-        .bind(e.edited_at)
-        .execute(&mut *tx)
+        let id = e.status_id;
+        self.write(move |c| {
+            let rows = c.rows(
+                "SELECT COUNT(*) FROM status_edits WHERE status_id = $1",
+                &args![e.status_id],
+            )?;
+            let n = rows.first().ok_or(StoreError::NotFound)?.int_at(0)?;
+            let insert = "INSERT INTO status_edits (id, status_id, text, content, spoiler_text, sensitive, created_at) \
+                          VALUES ($1, $2, $3, $4, $5, $6, $7)";
+            if n == 0 {
+                // The first edit also records the original version, as Mastodon's history
+                // shows it.
+                c.execute(
+                    insert,
+                    &args![
+                        e.original_version_id,
+                        e.status_id,
+                        &before.text,
+                        &before.content,
+                        &before.spoiler_text,
+                        before.sensitive,
+                        before.created_at
+                    ],
+                )?;
+            }
+            c.execute(
+                insert,
+                &args![
+                    e.edit_id,
+                    e.status_id,
+                    &e.text,
+                    &e.content,
+                    &e.spoiler_text,
+                    e.sensitive,
+                    e.edited_at
+                ],
+            )?;
+            c.execute(
+                "UPDATE statuses SET text = $1, content = $2, spoiler_text = $3, sensitive = $4, language = $5, edited_at = $6 \
+                 WHERE id = $7",
+                &args![
+                    &e.text,
+                    &e.content,
+                    &e.spoiler_text,
+                    e.sensitive,
+                    &e.language,
+                    e.edited_at,
+                    e.status_id
+                ],
+            )?;
+            replace_mentions_and_tags(c, e.status_id, &e.mentions, &e.tags)
+        })
         .await?;
-        sqlx::query(
-            "UPDATE statuses SET text = $1, content = $2, spoiler_text = $3, sensitive = $4, language = $5, edited_at = $6 \
-             WHERE id = $7",
-        )
-        .bind(&e.text)
-        .bind(&e.content)
-        .bind(&e.spoiler_text)
-        .bind(i64::from(e.sensitive))
-        .bind(&e.language)
-        .bind(e.edited_at)
-        .bind(e.status_id)
-        .execute(&mut *tx)
-        .await?;
-        replace_mentions_and_tags(&mut tx, e.status_id, &e.mentions, &e.tags).await?;
-        tx.commit().await?;
-        self.status(e.status_id).await
+        self.status(id).await
     }
 
     /// A post's versions, oldest first.
