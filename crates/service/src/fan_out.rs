@@ -9,8 +9,9 @@
 
 use crate::{Result, Starling};
 use std::future::Future;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// How often the worker looks at the queue even without being woken (posts queued by
 /// another node, or left over from a crash).
@@ -25,6 +26,49 @@ const BATCH: i64 = 200;
 const SQLITE_BATCH: i64 = 1000;
 /// Pause after a failed round, so a broken database is not hammered.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// On SQLite, the least time between the starts of two batches that are not full: posts
+/// gather meanwhile. A batch writes about one page per follower whatever its size (each
+/// follower's newest page of `home_feed`), so on the benchmark network batches of ~150
+/// posts cost ~1 ms of the single writer per post, and larger ones proportionally less.
+/// Readers see the gathering posts through the queue; a full batch never waits.
+const SQLITE_GATHER: Duration = Duration::from_millis(250);
+/// Longest a post waits for the fan-out to catch up (see [`FanOutState::behind`]).
+const BACKPRESSURE_WAIT: Duration = Duration::from_secs(2);
+
+/// What the fan-out workers and the requests that queue posts share.
+#[derive(Debug, Default)]
+pub(crate) struct FanOutState {
+    /// Wakes a worker when a post is queued.
+    pub(crate) wake: Notify,
+    /// Told when a batch is written, for posts held back by [`Self::behind`].
+    progress: Notify,
+    /// Whether this node's last batch was full, i.e. posting is outrunning the fan-out.
+    /// New posts then wait for the next batch first: backpressure, so that the backlog
+    /// (which every home read merges, and which must be written anyway) stays within
+    /// about two batches instead of growing without bound.
+    behind: AtomicBool,
+    /// Posts this node has fanned out since it started (see [`Starling::fanned_out_posts`]).
+    fanned_out: AtomicU64,
+}
+
+impl FanOutState {
+    /// Waits for the next batch (at most `limit`) if the last one was full.
+    async fn wait_if_behind(&self, limit: Duration) {
+        // Registered before the check, so a batch ending in between is not missed.
+        let progress = self.progress.notified();
+        tokio::pin!(progress);
+        progress.as_mut().enable();
+        if self.behind.load(Ordering::Relaxed) {
+            let _ = tokio::time::timeout(limit, progress).await;
+        }
+    }
+
+    /// Records a batch's end (`full`: it took all it could) and lets waiting posts go.
+    fn batch_done(&self, full: bool) {
+        self.behind.store(full, Ordering::Relaxed);
+        self.progress.notify_waiters();
+    }
+}
 
 impl Starling {
     /// Fans out everything queued now, a batch at a time; returns how many posts this
@@ -34,7 +78,9 @@ impl Starling {
         let mut total = 0;
         loop {
             let done = self.db().fan_out_queued(batch).await?;
-            self.fanned_out().fetch_add(done.removed, Ordering::Relaxed);
+            self.fan_out_state()
+                .fanned_out
+                .fetch_add(done.removed, Ordering::Relaxed);
             total += done.removed;
             if done.taken < batch as u64 {
                 return Ok(total);
@@ -46,7 +92,13 @@ impl Starling {
     /// [`fan_out_queued`](Self::fan_out_queued) (each post counted by the one batch that
     /// copied it), for monitoring and tests.
     pub fn fanned_out_posts(&self) -> u64 {
-        self.fanned_out().load(Ordering::Relaxed)
+        self.fan_out_state().fanned_out.load(Ordering::Relaxed)
+    }
+
+    /// Before a post is queued: waits (at most [`BACKPRESSURE_WAIT`]) for the next batch
+    /// if the fan-out is behind.
+    pub(crate) async fn wait_for_fan_out(&self) {
+        self.fan_out_state().wait_if_behind(BACKPRESSURE_WAIT).await;
     }
 
     /// Posts waiting to be fanned out.
@@ -100,15 +152,25 @@ impl Starling {
     /// so workers join in as the backlog grows and leave as it drains.
     async fn fan_out_loop(&self, helpers: bool) {
         let batch = self.fan_out_batch();
+        let gather = match self.db().backend() {
+            starling_store::Backend::Sqlite => SQLITE_GATHER,
+            starling_store::Backend::Postgres => Duration::ZERO,
+        };
+        let state = self.fan_out_state();
         let mut backlog = false;
+        let mut last_start: Option<Instant> = None;
         loop {
             if !backlog {
                 tokio::select! {
-                    () = self.fan_out_wake().notified() => {}
+                    () = state.wake.notified() => {}
                     () = tokio::time::sleep(IDLE_POLL) => {}
                 }
+                if let Some(at) = last_start {
+                    tokio::time::sleep_until((at + gather).into()).await;
+                }
             }
-            let started = std::time::Instant::now();
+            let started = Instant::now();
+            last_start = Some(started);
             match self.db().fan_out_queued(batch).await {
                 Ok(done) => {
                     if done.taken > 0 {
@@ -118,18 +180,60 @@ impl Starling {
                             "fan-out batch written"
                         );
                     }
-                    self.fanned_out().fetch_add(done.removed, Ordering::Relaxed);
+                    state.fanned_out.fetch_add(done.removed, Ordering::Relaxed);
                     backlog = done.taken >= batch as u64;
+                    state.batch_done(backlog);
                     if backlog && helpers {
-                        self.fan_out_wake().notify_one();
+                        state.wake.notify_one();
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "fan-out failed; will retry");
                     backlog = false;
+                    state.batch_done(false);
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+    use super::*;
+    use std::sync::Arc;
+
+    /// Posts go straight on while the fan-out keeps up; once a batch comes back full they
+    /// wait for the next batch, and no longer than the limit.
+    #[tokio::test]
+    async fn posts_wait_for_the_next_batch_only_while_the_fan_out_is_behind() {
+        let state = Arc::new(FanOutState::default());
+        let long = Duration::from_secs(60);
+        tokio::time::timeout(Duration::from_secs(1), state.wait_if_behind(long))
+            .await
+            .expect("not behind: no wait");
+
+        state.batch_done(true);
+        let waiting = tokio::spawn({
+            let state = Arc::clone(&state);
+            async move { state.wait_if_behind(long).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "behind: the post waits");
+        state.batch_done(false);
+        tokio::time::timeout(Duration::from_secs(1), waiting)
+            .await
+            .expect("the next batch lets it go")
+            .unwrap();
+
+        state.batch_done(true);
+        let started = Instant::now();
+        state.wait_if_behind(Duration::from_millis(100)).await;
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        tokio::time::timeout(Duration::from_secs(1), state.wait_if_behind(long))
+            .await
+            .expect_err("still behind without a batch: the next post waits too");
     }
 }

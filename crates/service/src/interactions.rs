@@ -175,11 +175,14 @@ impl Starling {
         };
         let note_ref = note.as_ref().map(|n| (n.id, n.account_id));
         let wrapper_id = wrapper.id;
+        if !me.celebrity {
+            self.wait_for_fan_out().await;
+        }
         let stored = self
             .db()
             .create_reblog(wrapper, !me.celebrity, note)
             .await?;
-        self.fan_out_wake().notify_one();
+        self.fan_out_state().wake.notify_one();
         if stored.id == wrapper_id {
             // A new reblog (not the earlier one returned again).
             self.publish(Event::Update(PostRef::new(&stored, Vec::new(), Vec::new())));

@@ -58,10 +58,8 @@ struct Inner {
     /// cores (against a 64 MiB target) and left no core for other requests meanwhile;
     /// one hash is ~25 ms, so a core still signs in ~40 people a second.
     password_hashing: Arc<tokio::sync::Semaphore>,
-    /// Wakes the fan-out worker when a post is queued.
-    fan_out_wake: tokio::sync::Notify,
-    /// Posts this node has fanned out since it started (see [`Starling::fanned_out_posts`]).
-    fanned_out: std::sync::atomic::AtomicU64,
+    /// What the fan-out worker and the posts it serves share (see [`fan_out`]).
+    fan_out: fan_out::FanOutState,
     /// Network statistics with the time they were counted (see [`Starling::stats`]).
     stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
     /// Carries events to this node's streaming subscriptions.
@@ -111,8 +109,7 @@ impl Starling {
                 settings,
                 ids: IdGenerator::new(),
                 stats: std::sync::Mutex::new(None),
-                fan_out_wake: tokio::sync::Notify::new(),
-                fanned_out: std::sync::atomic::AtomicU64::new(0),
+                fan_out: fan_out::FanOutState::default(),
                 hub,
                 relay,
                 push_wake: tokio::sync::Notify::new(),
@@ -143,12 +140,8 @@ impl Starling {
         &self.inner.stats
     }
 
-    pub(crate) fn fan_out_wake(&self) -> &tokio::sync::Notify {
-        &self.inner.fan_out_wake
-    }
-
-    pub(crate) fn fanned_out(&self) -> &std::sync::atomic::AtomicU64 {
-        &self.inner.fanned_out
+    pub(crate) fn fan_out_state(&self) -> &fan_out::FanOutState {
+        &self.inner.fan_out
     }
 
     pub(crate) fn push_wake(&self) -> &tokio::sync::Notify {

@@ -207,6 +207,9 @@ impl Starling {
             participants: c.participants.iter().map(|(a, _)| *a).collect(),
         });
         let mentioned_ids = mentioned.clone();
+        if fan_out {
+            self.wait_for_fan_out().await;
+        }
         let status = self
             .db()
             .create_status(NewStatus {
@@ -236,7 +239,7 @@ impl Starling {
             })
             .await?;
         if fan_out {
-            self.fan_out_wake().notify_one();
+            self.fan_out_state().wake.notify_one();
         }
         if status.id != id {
             // An idempotent retry: the earlier post, as it is now.

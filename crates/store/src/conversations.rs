@@ -4,13 +4,13 @@
 //! removed per participant.
 
 use crate::db::args;
-use crate::writes::WriteConn;
 use crate::db::{Arg, bind_all};
 use crate::records::{STATUS_COLUMNS, StatusRecord};
 use crate::statuses::rows_to_statuses;
+use crate::writes::WriteConn;
 use crate::{Db, Page, Result, StoreError};
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 const CONVERSATION_COLUMNS: &str =
     "id, account_id, conversation_id, participant_ids, last_status_id, unread";

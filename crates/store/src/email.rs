@@ -8,11 +8,11 @@
 //! serve SQLite, PostgreSQL and several nodes.
 
 use crate::db::args;
-use crate::writes::WriteConn;
 use crate::records::NewNotification;
+use crate::writes::WriteConn;
 use crate::{Db, Result};
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use starling_domain::email::{EmailKind, EmailPreferences};
 
 const JOB_COLUMNS: &str = "id, account_id, notification_id, kind, attempts, created_at";

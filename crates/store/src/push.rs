@@ -7,11 +7,11 @@
 //! than a lock, so the same queries serve SQLite and PostgreSQL and several nodes.
 
 use crate::db::args;
-use crate::writes::WriteConn;
 use crate::records::NewNotification;
+use crate::writes::WriteConn;
 use crate::{Db, Result, StoreError};
-use sqlx::any::AnyRow;
 use sqlx::Row;
+use sqlx::any::AnyRow;
 use starling_domain::push::Alerts;
 
 const SUBSCRIPTION_COLUMNS: &str =

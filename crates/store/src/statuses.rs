@@ -1,10 +1,10 @@
 //! Posts: creation with fan-out, reblogs, edits, deletion and thread lookups.
 
+use crate::db::args;
 use crate::reads::Place;
 use crate::records::{
     EditRecord, NewNotification, NewStatus, STATUS_COLUMNS, StatusEdit, StatusRecord,
 };
-use crate::db::args;
 use crate::writes::WriteConn;
 use crate::{Db, Result, StoreError};
 use sqlx::Row;
@@ -66,7 +66,12 @@ fn insert_feed_rows(
 }
 
 /// Queues a post for copying into its author's followers' home feeds.
-fn queue_fan_out(c: &mut dyn WriteConn, status_id: i64, author_id: i64, reblog: bool) -> Result<()> {
+fn queue_fan_out(
+    c: &mut dyn WriteConn,
+    status_id: i64,
+    author_id: i64,
+    reblog: bool,
+) -> Result<()> {
     c.execute(
         "INSERT INTO fanout_queue (status_id, author_id, reblog) VALUES ($1, $2, $3)",
         &args![status_id, author_id, reblog],
@@ -85,7 +90,10 @@ fn replace_mentions_and_tags(
         "DELETE FROM status_mentions WHERE status_id = $1",
         &args![status_id],
     )?;
-    c.execute("DELETE FROM status_tags WHERE status_id = $1", &args![status_id])?;
+    c.execute(
+        "DELETE FROM status_tags WHERE status_id = $1",
+        &args![status_id],
+    )?;
     insert_mentions_and_tags(c, status_id, mentions, tags)
 }
 
