@@ -87,6 +87,9 @@ impl Db {
             }
         };
         MIGRATOR.run(&db.writer).await?;
+        if db.backend == Backend::Sqlite {
+            sqlite_layout(&db.writer).await?;
+        }
         Ok(db)
     }
 
@@ -210,6 +213,37 @@ impl Db {
     }
 }
 
+/// SQLite only, after the migrations: `home_feed` as a `WITHOUT ROWID` table, its rows
+/// stored in their key's B-tree (see decision 1, "One B-tree for the feed").
+///
+/// The portable migrations cannot say it (PostgreSQL has no such clause, decision 2), so
+/// the table is rebuilt here, once, in one transaction, when its schema lacks the clause.
+async fn sqlite_layout(pool: &AnyPool) -> Result<()> {
+    let schema: Option<(String,)> =
+        sqlx::query_as("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'home_feed'")
+            .fetch_optional(pool)
+            .await?;
+    let keyed = schema.is_none_or(|(sql,)| sql.to_ascii_uppercase().contains("WITHOUT ROWID"));
+    if keyed {
+        return Ok(());
+    }
+    tracing::info!("rebuilding home_feed without rowids (once)");
+    let mut tx = pool.begin().await?;
+    (&mut *tx)
+        .execute(
+            "CREATE TABLE home_feed_keyed (\
+               account_id BIGINT NOT NULL, status_id BIGINT NOT NULL, author_id BIGINT NOT NULL, \
+               PRIMARY KEY (account_id, status_id)) WITHOUT ROWID; \
+             INSERT INTO home_feed_keyed (account_id, status_id, author_id) \
+               SELECT account_id, status_id, author_id FROM home_feed ORDER BY account_id, status_id; \
+             DROP TABLE home_feed; \
+             ALTER TABLE home_feed_keyed RENAME TO home_feed;",
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// `$start, $start+1, …` — `n` positional placeholders for an `IN (…)` list.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     use std::fmt::Write as _;
@@ -293,4 +327,50 @@ pub(crate) fn bind_all<'q>(
         };
     }
     q
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
+
+    use super::*;
+
+    async fn feed_schema(db: &Db) -> String {
+        let (sql,): (String,) =
+            sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = 'home_feed'")
+                .fetch_one(&db.writer)
+                .await
+                .unwrap();
+        sql.to_ascii_uppercase()
+    }
+
+    /// A database made before the SQLite layout (a rowid `home_feed`) is rebuilt once when
+    /// it opens, keeping every row; a new one is made in that layout.
+    #[tokio::test]
+    async fn home_feed_is_rebuilt_without_rowids_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("l.db").display());
+        let db = Db::connect(&url).await.unwrap();
+        assert!(feed_schema(&db).await.contains("WITHOUT ROWID"));
+        // Back to the layout of the portable migration, with rows in it.
+        db.writer
+            .execute(
+                "DROP TABLE home_feed; \
+                 CREATE TABLE home_feed (account_id BIGINT NOT NULL, status_id BIGINT NOT NULL, \
+                   author_id BIGINT NOT NULL, PRIMARY KEY (account_id, status_id)); \
+                 INSERT INTO home_feed VALUES (2, 20, 7), (1, 11, 7), (1, 10, 8);",
+            )
+            .await
+            .unwrap();
+        db.close().await;
+
+        let db = Db::connect(&url).await.unwrap();
+        assert!(feed_schema(&db).await.contains("WITHOUT ROWID"));
+        let rows: Vec<(i64, i64, i64)> =
+            sqlx::query_as("SELECT account_id, status_id, author_id FROM home_feed")
+                .fetch_all(&db.reader)
+                .await
+                .unwrap();
+        assert_eq!(rows, vec![(1, 10, 8), (1, 11, 7), (2, 20, 7)]);
+    }
 }
