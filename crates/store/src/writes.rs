@@ -39,6 +39,9 @@ impl WriteConn for rusqlite::Connection {
 /// that the batch's callers are answered soon.
 const MAX_BATCH: usize = 256;
 
+/// Prepared statements kept by the writer connection.
+const WRITE_STATEMENTS: usize = 32;
+
 /// A write waiting in the queue.
 trait Job: Send {
     /// Runs the write in its own savepoint; returns how to answer its caller once the
@@ -175,7 +178,11 @@ impl SqliteWriter {
         )?;
         // The same settings as sqlx's writer connection (see `Db::connect`).
         conn.execute_batch(crate::db::SQLITE_WRITER_PRAGMAS)?;
-        conn.set_prepared_statement_cache_capacity(crate::reads::STATEMENT_CACHE);
+        // The hot writes touch a few pages each (the tables' last pages, one account's
+        // row) and use a dozen statement shapes: a small cache of each is enough, and
+        // memory is scarce (see the README's benchmark section).
+        conn.execute_batch("PRAGMA cache_size = -1024;")?;
+        conn.set_prepared_statement_cache_capacity(WRITE_STATEMENTS);
         Ok(conn)
     }
 
