@@ -178,42 +178,56 @@ impl ReadConn for rusqlite::Connection {
     }
 
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
-        let mut stmt = self.prepare_cached(sql)?;
-        bind_args(&mut stmt, args)?;
-        let names: Arc<[String]> = stmt
-            .column_names()
-            .iter()
-            .map(|n| (*n).to_owned())
-            .collect();
-        let width = names.len();
-        let mut rows = stmt.raw_query();
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            let mut vals = Vec::with_capacity(width);
-            for i in 0..width {
-                vals.push(match r.get_ref(i)? {
-                    rusqlite::types::ValueRef::Null => Val::Null,
-                    rusqlite::types::ValueRef::Integer(v) => Val::Int(v),
-                    rusqlite::types::ValueRef::Text(t) => Val::Text(
-                        std::str::from_utf8(t)
-                            .map_err(|e| StoreError::Read(e.to_string()))?
-                            .to_owned(),
-                    ),
-                    other => {
-                        return Err(StoreError::Read(format!(
-                            "column {i}: unexpected {:?}",
-                            other.data_type()
-                        )));
-                    }
-                });
-            }
-            out.push(Row {
-                names: Arc::clone(&names),
-                vals,
+        if args.len() > CACHED_ARGS_MAX {
+            read_rows(&mut self.prepare(sql)?, args)
+        } else {
+            read_rows(&mut *self.prepare_cached(sql)?, args)
+        }
+    }
+}
+
+/// Statements with more bound values than this are prepared afresh each time instead of
+/// kept in the connection's cache: their `IN (…)` lists (a streaming audience, a thread's
+/// replies, a fan-out batch) vary in length from one call to the next, so a cached one
+/// is rarely reused, and each can take hundreds of KiB.
+pub(crate) const CACHED_ARGS_MAX: usize = 100;
+
+/// Runs a rusqlite statement with `args` bound and reads every row.
+fn read_rows(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> Result<Vec<Row>> {
+    bind_args(stmt, args)?;
+    let names: Arc<[String]> = stmt
+        .column_names()
+        .iter()
+        .map(|n| (*n).to_owned())
+        .collect();
+    let width = names.len();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut vals = Vec::with_capacity(width);
+        for i in 0..width {
+            vals.push(match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => Val::Null,
+                rusqlite::types::ValueRef::Integer(v) => Val::Int(v),
+                rusqlite::types::ValueRef::Text(t) => Val::Text(
+                    std::str::from_utf8(t)
+                        .map_err(|e| StoreError::Read(e.to_string()))?
+                        .to_owned(),
+                ),
+                other => {
+                    return Err(StoreError::Read(format!(
+                        "column {i}: unexpected {:?}",
+                        other.data_type()
+                    )));
+                }
             });
         }
-        Ok(out)
+        out.push(Row {
+            names: Arc::clone(&names),
+            vals,
+        });
     }
+    Ok(out)
 }
 
 /// Binds `args` to the `$1`… placeholders of a rusqlite statement.
