@@ -9,7 +9,7 @@
 
 use crate::{Result, Starling};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -42,11 +42,13 @@ pub(crate) struct FanOutState {
     pub(crate) wake: Notify,
     /// Told when a batch is written, for posts held back by [`Self::behind`].
     progress: Notify,
-    /// Whether this node's last batch was full, i.e. posting is outrunning the fan-out.
-    /// New posts then wait for the next batch first: backpressure, so that the backlog
-    /// (which every home read merges, and which must be written anyway) stays within
-    /// about two batches instead of growing without bound.
-    behind: AtomicBool,
+    /// How many of this node's workers found their last batch full, i.e. posting is
+    /// outrunning the fan-out. New posts then wait for the next batch first:
+    /// backpressure, so that the backlog (which every home read merges, and which must
+    /// be written anyway) stays within about two batches per worker instead of growing
+    /// without bound. (A flag set by whichever worker ended last let posts through
+    /// whenever one of several workers took a short batch.)
+    full_batches: AtomicUsize,
     /// Posts this node has fanned out since it started (see [`Starling::fanned_out_posts`]).
     fanned_out: AtomicU64,
 }
@@ -58,14 +60,23 @@ impl FanOutState {
         let progress = self.progress.notified();
         tokio::pin!(progress);
         progress.as_mut().enable();
-        if self.behind.load(Ordering::Relaxed) {
+        if self.full_batches.load(Ordering::Relaxed) > 0 {
             let _ = tokio::time::timeout(limit, progress).await;
         }
     }
 
-    /// Records a batch's end (`full`: it took all it could) and lets waiting posts go.
-    fn batch_done(&self, full: bool) {
-        self.behind.store(full, Ordering::Relaxed);
+    /// Records the end of a worker's batch (`full`: it took all it could; `was_full`:
+    /// the worker's batch before) and lets waiting posts go.
+    fn batch_done(&self, was_full: bool, full: bool) {
+        match (was_full, full) {
+            (false, true) => {
+                self.full_batches.fetch_add(1, Ordering::Relaxed);
+            }
+            (true, false) => {
+                self.full_batches.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
         self.progress.notify_waiters();
     }
 }
@@ -181,16 +192,17 @@ impl Starling {
                         );
                     }
                     state.fanned_out.fetch_add(done.removed, Ordering::Relaxed);
+                    let was_full = backlog;
                     backlog = done.taken >= batch as u64;
-                    state.batch_done(backlog);
+                    state.batch_done(was_full, backlog);
                     if backlog && helpers {
                         state.wake.notify_one();
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "fan-out failed; will retry");
+                    state.batch_done(backlog, false);
                     backlog = false;
-                    state.batch_done(false);
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
             }
@@ -215,25 +227,37 @@ mod tests {
             .await
             .expect("not behind: no wait");
 
-        state.batch_done(true);
+        state.batch_done(false, true);
         let waiting = tokio::spawn({
             let state = Arc::clone(&state);
             async move { state.wait_if_behind(long).await }
         });
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(!waiting.is_finished(), "behind: the post waits");
-        state.batch_done(false);
+        state.batch_done(true, false);
         tokio::time::timeout(Duration::from_secs(1), waiting)
             .await
             .expect("the next batch lets it go")
             .unwrap();
 
-        state.batch_done(true);
+        state.batch_done(false, true);
         let started = Instant::now();
         state.wait_if_behind(Duration::from_millis(100)).await;
         assert!(started.elapsed() >= Duration::from_millis(100));
         tokio::time::timeout(Duration::from_secs(1), state.wait_if_behind(long))
             .await
             .expect_err("still behind without a batch: the next post waits too");
+
+        // Two workers: one short batch does not let posts through while the other's
+        // last batch was full.
+        state.batch_done(false, true);
+        state.batch_done(true, false);
+        tokio::time::timeout(Duration::from_millis(100), state.wait_if_behind(long))
+            .await
+            .expect_err("one of two workers still behind");
+        state.batch_done(true, false);
+        tokio::time::timeout(Duration::from_secs(1), state.wait_if_behind(long))
+            .await
+            .expect("no worker behind: no wait");
     }
 }

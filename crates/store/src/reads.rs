@@ -178,19 +178,9 @@ impl ReadConn for rusqlite::Connection {
     }
 
     fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
-        if args.len() > CACHED_ARGS_MAX {
-            read_rows(&mut self.prepare(sql)?, args)
-        } else {
-            read_rows(&mut *self.prepare_cached(sql)?, args)
-        }
+        read_rows(&mut *self.prepare_cached(sql)?, args)
     }
 }
-
-/// Statements with more bound values than this are prepared afresh each time instead of
-/// kept in the connection's cache: their `IN (…)` lists (a streaming audience, a thread's
-/// replies, a fan-out batch) vary in length from one call to the next, so a cached one
-/// is rarely reused, and each can take hundreds of KiB.
-pub(crate) const CACHED_ARGS_MAX: usize = 100;
 
 /// Runs a rusqlite statement with `args` bound and reads every row.
 fn read_rows(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> Result<Vec<Row>> {

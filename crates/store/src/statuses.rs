@@ -586,14 +586,27 @@ impl Db {
         if ids.is_empty() {
             return Ok(FanOutBatch::default());
         }
-        let list = crate::db::placeholders(1, ids.len());
-        let id_args = crate::facts::ids_args(&ids);
+        // The slices name the batch by the range of its ids, not by a list of up to
+        // 1,000 placeholders: SQLite prepares such a list in quadratic time (each `$n`
+        // name is looked up among the previous ones), and sqlx kept ~100 of them
+        // prepared (~9 MiB after the posting workload). A post queued meanwhile with an
+        // id inside the range is written by the slices still to come, harmlessly: it is
+        // not in this batch's list, so it stays queued and a later batch writes it in
+        // full (`OR IGNORE`). The queue rows removed are exactly the batch's, passed as
+        // one JSON array.
+        let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+            return Ok(FanOutBatch::default());
+        };
+        let listed = format!(
+            "[{}]",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        );
         let slices: usize = cuts.len() + 1;
         let mut removed = 0;
         for slice in 0..slices {
             let from = slice.checked_sub(1).and_then(|i| cuts.get(i)).copied();
             let to = cuts.get(slice).copied();
-            let mut args = id_args.clone();
+            let mut args = vec![crate::db::Arg::I(first), crate::db::Arg::I(last)];
             let mut range = String::new();
             if let Some(from) = from {
                 args.push(crate::db::Arg::I(from));
@@ -604,22 +617,22 @@ impl Db {
                 range.push_str(&format!(" AND f.account_id < ${}", args.len()));
             }
             let mut tx = self.writer.begin().await?;
-            let sql = fan_out_insert_sql(crate::Backend::Sqlite, &list, &range);
-            // Not kept prepared (nor the `DELETE`): a batch's list of posts is up to
-            // 1,000 placeholders long and its length varies from batch to batch, so
-            // sqlx's statement cache filled with ~100 such statements (~9 MiB of the
-            // server's memory after the posting workload) that were never reused.
+            let sql = fan_out_insert_sql(
+                crate::Backend::Sqlite,
+                "q.status_id BETWEEN $1 AND $2",
+                &range,
+            );
             crate::db::bind_all(sqlx::query(&sql), &args)
-                .persistent(false)
                 .execute(&mut *tx)
                 .await?;
             if slice + 1 == slices {
-                let sql = format!("DELETE FROM fanout_queue WHERE status_id IN ({list})");
-                removed = crate::db::bind_all(sqlx::query(&sql), &id_args)
-                    .persistent(false)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                removed = sqlx::query(
+                    "DELETE FROM fanout_queue WHERE status_id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(&listed)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
             }
             tx.commit().await?;
         }
@@ -653,7 +666,13 @@ impl Db {
         }
         let ids: Vec<i64> = queued.iter().map(|(id, _, _)| *id).collect();
         let list = crate::db::placeholders(1, ids.len());
-        let sql = fan_out_insert_sql(crate::Backend::Postgres, &list, "");
+        let sql = fan_out_insert_sql(
+            crate::Backend::Postgres,
+            &format!("q.status_id IN ({list})"),
+            "",
+        );
+        // Lists of varying length are not kept prepared (each would be a statement of its
+        // own in sqlx's cache and on the server).
         crate::db::bind_all(sqlx::query(&sql), &crate::facts::ids_args(&ids))
             .persistent(false)
             .execute(&mut *tx)
@@ -714,7 +733,7 @@ fn slice_cuts(marks: &[i64]) -> Vec<i64> {
 
 /// The fan-out batch: copies the queued posts whose ids are bound to `list` into their
 /// authors' followers' feeds (those `range`, a condition on `f.account_id`, admits).
-fn fan_out_insert_sql(backend: crate::Backend, list: &str, range: &str) -> String {
+fn fan_out_insert_sql(backend: crate::Backend, posts: &str, range: &str) -> String {
     // The whole batch in one statement, its rows inserted in the feed's key order:
     // each page of `home_feed` is then changed once per batch instead of once per
     // post (with inserts in post order, SQLite spilled and re-journalled the same
@@ -732,7 +751,7 @@ fn fan_out_insert_sql(backend: crate::Backend, list: &str, range: &str) -> Strin
         "{insert} INTO home_feed (account_id, status_id, author_id) \
          SELECT f.account_id, q.status_id, q.author_id \
          FROM fanout_queue q CROSS JOIN follows f \
-         WHERE q.status_id IN ({list}) AND f.target_id = q.author_id \
+         WHERE {posts} AND f.target_id = q.author_id \
            AND (q.reblog = 0 OR f.show_reblogs = 1){range} \
          ORDER BY f.account_id, q.status_id{on_conflict}"
     )
@@ -863,7 +882,11 @@ mod tests {
         let db = Db::connect(&url).await.unwrap();
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
-            fan_out_insert_sql(crate::Backend::Sqlite, "$1, $2", " AND f.account_id >= $3")
+            fan_out_insert_sql(
+                crate::Backend::Sqlite,
+                "q.status_id BETWEEN $1 AND $2",
+                " AND f.account_id >= $3"
+            )
         );
         let rows = sqlx::query(&sql)
             .bind(1_i64)
