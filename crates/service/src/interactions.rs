@@ -147,6 +147,10 @@ impl Starling {
                 "Validation failed: a reblog cannot be direct",
             ));
         }
+        if !me.celebrity {
+            // Before the id is taken (see `post`).
+            self.wait_for_fan_out().await;
+        }
         let now = now_millis();
         let wrapper = StatusRecord {
             id: self.next_id(),
@@ -175,9 +179,6 @@ impl Starling {
         };
         let note_ref = note.as_ref().map(|n| (n.id, n.account_id));
         let wrapper_id = wrapper.id;
-        if !me.celebrity {
-            self.wait_for_fan_out().await;
-        }
         let stored = self
             .db()
             .create_reblog(wrapper, !me.celebrity, note)

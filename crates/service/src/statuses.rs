@@ -143,6 +143,14 @@ impl Starling {
         if visibility == Visibility::Direct {
             self.check_direct_audience(me, &req.text).await?;
         }
+        // Group posts reach members' homes from the group's own index, not by copies.
+        let fan_out = visibility != Visibility::Direct && !me.celebrity && group.is_none();
+        if fan_out {
+            // Before the id is taken: a post held back must not be stored with an id
+            // (and time) older than posts already shown, which clients paging with
+            // `since_id` would never see.
+            self.wait_for_fan_out().await;
+        }
         let id = self.next_id();
         let now = now_millis();
         let mentioned: Vec<i64> = composed.mentions.iter().map(|a| a.id).collect();
@@ -197,8 +205,6 @@ impl Starling {
             ),
             _ => None,
         };
-        // Group posts reach members' homes from the group's own index, not by copies.
-        let fan_out = visibility != Visibility::Direct && !me.celebrity && group.is_none();
         // What live streams learn once the post is stored.
         let note_refs = notification_refs(&notifications);
         let thread = conversation.as_ref().map(|c| Event::Conversation {
@@ -207,9 +213,6 @@ impl Starling {
             participants: c.participants.iter().map(|(a, _)| *a).collect(),
         });
         let mentioned_ids = mentioned.clone();
-        if fan_out {
-            self.wait_for_fan_out().await;
-        }
         let status = self
             .db()
             .create_status(NewStatus {

@@ -224,6 +224,9 @@ impl Db {
 ///
 /// The portable migrations cannot say it (PostgreSQL has no such clause, decision 2), so
 /// the table is rebuilt here, once, in one transaction, when its schema lacks the clause.
+/// The rebuild names the table's columns and has no other index: a migration that changes
+/// `home_feed` (a column, an index) must change this rebuild with it, or a database made
+/// afresh would lose the change here.
 async fn sqlite_layout(pool: &AnyPool) -> Result<()> {
     let schema: Option<(String,)> =
         sqlx::query_as("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'home_feed'")

@@ -40,7 +40,7 @@ impl WriteConn for rusqlite::Connection {
 const MAX_BATCH: usize = 256;
 
 /// Prepared statements kept by the writer connection.
-const WRITE_STATEMENTS: usize = 32;
+const WRITE_STATEMENTS: usize = 64;
 
 /// A write waiting in the queue.
 trait Job: Send {
@@ -240,11 +240,13 @@ fn fail_all(jobs: Vec<Box<dyn Job>>, why: &str) {
 
 /// Runs the queue until it is empty: a batch per turn of the writer lock, so the store's
 /// other writes (waiting on the same lock) are served in between.
-async fn lead(writer: Arc<SqliteWriter>, lock: AnyPool) {
-    let _leading = Leading(Arc::clone(&writer));
+async fn lead(writer: Arc<SqliteWriter>, lock: AnyPool, mut leading: Leading) {
     loop {
         let turn = lock.acquire().await;
         let Some(jobs) = writer.next_batch() else {
+            // No longer the leader: a write queued from now on starts the next one,
+            // whose queue this task must not touch.
+            leading.done = true;
             return;
         };
         let turn = match turn {
@@ -267,11 +269,22 @@ async fn lead(writer: Arc<SqliteWriter>, lock: AnyPool) {
 /// Held by a leader: if its task is dropped before the queue is empty (the runtime is
 /// shutting down), the writes still queued are answered and the next write starts a
 /// leader again, instead of waiting for one forever.
-struct Leading(Arc<SqliteWriter>);
+struct Leading {
+    writer: Arc<SqliteWriter>,
+    /// The leader found the queue empty and gave the role up.
+    done: bool,
+}
 
 impl Drop for Leading {
     fn drop(&mut self) {
-        let mut q = self.0.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.done {
+            return;
+        }
+        let mut q = self
+            .writer
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if q.leading {
             q.leading = false;
             let jobs = std::mem::take(&mut q.jobs);
@@ -296,7 +309,13 @@ where
         Some(writer) => {
             let (reply, answer) = tokio::sync::oneshot::channel();
             if writer.enqueue(Box::new(Pending { write, reply })) {
-                tokio::spawn(lead(Arc::clone(writer), pool.clone()));
+                // The guard goes into the task, so it also answers the queue if the task
+                // is dropped before it first runs.
+                let leading = Leading {
+                    writer: Arc::clone(writer),
+                    done: false,
+                };
+                tokio::spawn(lead(Arc::clone(writer), pool.clone(), leading));
             }
             answer
                 .await
