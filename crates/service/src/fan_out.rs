@@ -32,7 +32,7 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// posts cost ~1 ms of the single writer per post, and larger ones proportionally less.
 /// Readers see the gathering posts through the queue; a full batch never waits.
 const SQLITE_GATHER: Duration = Duration::from_millis(250);
-/// Longest a post waits for the fan-out to catch up (see [`FanOutState::behind`]).
+/// Longest a post waits for the fan-out to catch up (see [`FanOutState::full_batches`]).
 const BACKPRESSURE_WAIT: Duration = Duration::from_secs(2);
 
 /// What the fan-out workers and the requests that queue posts share.
@@ -40,7 +40,7 @@ const BACKPRESSURE_WAIT: Duration = Duration::from_secs(2);
 pub(crate) struct FanOutState {
     /// Wakes a worker when a post is queued.
     pub(crate) wake: Notify,
-    /// Told when a batch is written, for posts held back by [`Self::behind`].
+    /// Told when a batch is written, for posts held back by [`Self::full_batches`].
     progress: Notify,
     /// How many of this node's workers found their last batch full, i.e. posting is
     /// outrunning the fan-out. New posts then wait for the next batch first:
@@ -215,30 +215,28 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
     use super::*;
-    use std::sync::Arc;
+    use std::task::Poll;
 
     /// Posts go straight on while the fan-out keeps up; once a batch comes back full they
     /// wait for the next batch, and no longer than the limit.
     #[tokio::test]
     async fn posts_wait_for_the_next_batch_only_while_the_fan_out_is_behind() {
-        let state = Arc::new(FanOutState::default());
+        let state = FanOutState::default();
         let long = Duration::from_secs(60);
         tokio::time::timeout(Duration::from_secs(1), state.wait_if_behind(long))
             .await
             .expect("not behind: no wait");
 
         state.batch_done(false, true);
-        let waiting = tokio::spawn({
-            let state = Arc::clone(&state);
-            async move { state.wait_if_behind(long).await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "behind: the post waits");
+        let mut waiting = Box::pin(state.wait_if_behind(long));
+        // Polled once: it has registered for the next batch and is still waiting.
+        let pending =
+            std::future::poll_fn(|cx| Poll::Ready(waiting.as_mut().poll(cx).is_pending())).await;
+        assert!(pending, "behind: the post waits");
         state.batch_done(true, false);
         tokio::time::timeout(Duration::from_secs(1), waiting)
             .await
-            .expect("the next batch lets it go")
-            .unwrap();
+            .expect("the next batch lets it go");
 
         state.batch_done(false, true);
         let started = Instant::now();

@@ -119,17 +119,6 @@ fn insert_mentions_and_tags(
     Ok(())
 }
 
-/// One post by id, read inside a write.
-fn status_in(c: &mut dyn WriteConn, id: i64) -> Result<StatusRecord> {
-    let rows = c.rows(
-        &format!("SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id = $1"),
-        &args![id],
-    )?;
-    rows.first()
-        .map(StatusRecord::from_row)
-        .ok_or(StoreError::NotFound)?
-}
-
 impl Db {
     /// Stores a post with its mentions, tags, notifications and home-feed rows, in one
     /// transaction. With an idempotency key already used, returns the earlier post instead.
@@ -150,7 +139,11 @@ impl Db {
                         &args![s.account_id, key],
                     )?;
                     let id = rows.first().ok_or(StoreError::NotFound)?.int_at(0)?;
-                    return status_in(c, id);
+                    // The earlier post, read in this transaction (the lookup every page
+                    // of posts uses).
+                    return crate::facts::statuses(c, &[id])?
+                        .pop()
+                        .ok_or(StoreError::NotFound);
                 }
             }
             c.execute(
