@@ -17,6 +17,9 @@ pub struct HomeContext {
     pub followed_tags: Vec<String>,
     /// Groups the reader belongs to: their posts join home.
     pub groups: Vec<i64>,
+    /// Celebrity accounts the reader follows: their posts are never fanned out, so home
+    /// reads them from each one's own posts.
+    pub celebrities: Vec<i64>,
 }
 
 impl Db {
@@ -109,7 +112,8 @@ impl Db {
     }
 }
 
-/// The reader's exclusive-list members, followed hashtags and groups, in one query.
+/// The reader's exclusive-list members, followed hashtags, groups and followed
+/// celebrities, in one query.
 pub(crate) fn home_context(c: &mut dyn ReadConn, owner: i64) -> Result<HomeContext> {
     let rows = c
         .rows(
@@ -118,7 +122,9 @@ pub(crate) fn home_context(c: &mut dyn ReadConn, owner: i64) -> Result<HomeConte
              WHERE l.account_id = $1 AND l.exclusive = 1 \
              UNION ALL SELECT 't', tag FROM tag_follows WHERE account_id = $1 \
              UNION ALL SELECT 'g', CAST(group_id AS TEXT) FROM group_members \
-             WHERE account_id = $1",
+             WHERE account_id = $1 \
+             UNION ALL SELECT 'c', CAST(target_id AS TEXT) FROM follows \
+             WHERE account_id = $1 AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1)",
             &[Arg::I(owner)],
         )?
         .iter()
@@ -135,6 +141,11 @@ pub(crate) fn home_context(c: &mut dyn ReadConn, owner: i64) -> Result<HomeConte
             "g" => {
                 if let Ok(id) = value.parse() {
                     context.groups.push(id);
+                }
+            }
+            "c" => {
+                if let Ok(id) = value.parse() {
+                    context.celebrities.push(id);
                 }
             }
             _ => context.followed_tags.push(value),

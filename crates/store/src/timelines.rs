@@ -98,14 +98,12 @@ impl Db {
                 Some(context) => context,
                 None => crate::tags::home_context(c, account_id)?,
             };
-            let raw = feed(
-                c,
-                account_id,
-                None,
-                &context.followed_tags,
-                &context.groups,
-                &page,
-            )?;
+            let sources = Sources {
+                celebrities: &context.celebrities,
+                tags: &context.followed_tags,
+                groups: &context.groups,
+            };
+            let raw = feed(c, account_id, None, sources, &page)?;
             let facts = crate::facts::post_facts(c, Some(account_id), &raw)?;
             Ok((context, raw, facts))
         })
@@ -126,7 +124,13 @@ impl Db {
         let page = *page;
         // On the blocking pool: the scan can be long (above).
         self.read_in(Place::Blocking, move |c| {
-            feed(c, owner, Some(list_id), &[], &[], &page)
+            let celebrities = list_celebrities(c, owner, list_id)?;
+            let sources = Sources {
+                celebrities: &celebrities,
+                tags: &[],
+                groups: &[],
+            };
+            feed(c, owner, Some(list_id), sources, &page)
         })
         .await
     }
@@ -195,15 +199,26 @@ impl Db {
     }
 }
 
-/// The home timeline of `account_id`, optionally restricted to a list's members, in
-/// one read: the feed and the queue in one statement, then each followed celebrity,
-/// followed hashtag and group, each an index range scan bounded by the page.
+/// Where a home timeline's posts come from besides the fanned-out feed.
+#[derive(Debug, Clone, Copy)]
+struct Sources<'a> {
+    /// Followed celebrity accounts (never fanned out).
+    celebrities: &'a [i64],
+    /// Followed hashtags (normalised).
+    tags: &'a [String],
+    /// The reader's groups.
+    groups: &'a [i64],
+}
+
+/// The home timeline of `account_id`, optionally restricted to a list's members, in one
+/// statement: each source (the fanned-out feed, the fan-out queue, each followed
+/// celebrity, hashtag and group) is an index range scan of post ids bounded by the page,
+/// and only the page's posts, the newest of them all, are read in full.
 fn feed(
     c: &mut dyn ReadConn,
     account_id: i64,
     list: Option<i64>,
-    tags: &[String],
-    groups: &[i64],
+    sources: Sources<'_>,
     page: &Page,
 ) -> Result<Vec<StatusRecord>> {
     let mut args = vec![Arg::I(account_id)];
@@ -221,81 +236,103 @@ fn feed(
             format!(" AND {col} IN ({members})")
         }
     };
+    let mut branches = Vec::new();
+    let mut branch = |mut sql: String, col: &str, args: &mut Vec<Arg>| {
+        let order = page.apply(&mut sql, col, args);
+        sql.push_str(&order);
+        branches.push(format!("SELECT sid FROM ({sql}) b{}", branches.len()));
+    };
     // Posts still in the fan-out queue are merged in, so a post is in its followers'
     // homes from the moment it is stored, whenever the worker copies it. Feed and queue
     // are read in one statement: with two, the worker could move a post from the queue
     // to the feed between them and the post would be missed.
-    let mut feed = format!(
-        "SELECT f.status_id AS sid FROM home_feed f JOIN statuses st ON st.id = f.status_id \
+    branch(
+        format!(
+            "SELECT f.status_id AS sid FROM home_feed f JOIN statuses st ON st.id = f.status_id \
              WHERE f.account_id = $1{}",
-        only_members("f.author_id")
+            only_members("f.author_id")
+        ),
+        "f.status_id",
+        &mut args,
     );
-    let order = page.apply(&mut feed, "f.status_id", &mut args);
-    feed.push_str(&order);
     // On SQLite the queue holds only what the worker has not copied yet (the batch being
-    // written in slices and what was posted meanwhile: some hundreds of rows at most
-    // while the worker keeps up), so it is scanned newest first, probing whether the
-    // reader follows each author; `CROSS JOIN` keeps SQLite in that order, whose planner
-    // otherwise walks every account the reader follows and probes the queue for each
-    // (~1 ms for 500 followed accounts against ~30 µs, with an empty queue). If posting
-    // outruns the worker, this scan grows with the backlog (nothing holds posting back
-    // yet: see decision 1). On
-    // PostgreSQL posting can outrun the workers and leave tens of thousands of rows, so
-    // its planner keeps the choice (with stale statistics it scanned the whole backlog
-    // for every home read).
+    // written in slices and what was posted meanwhile: some hundreds of rows at most,
+    // since posting waits while the worker is behind: see decision 1), so it is scanned
+    // newest first, probing whether the reader follows each author; `CROSS JOIN` keeps
+    // SQLite in that order, whose planner otherwise walks every account the reader
+    // follows and probes the queue for each (~1 ms for 500 followed accounts against
+    // ~30 µs, with an empty queue). On PostgreSQL posting can outrun the workers and
+    // leave tens of thousands of rows, so its planner keeps the choice (with stale
+    // statistics it scanned the whole backlog for every home read).
     let join = match c.backend() {
         crate::Backend::Sqlite => "CROSS JOIN",
         crate::Backend::Postgres => "JOIN",
     };
-    let mut queued = format!(
-        "SELECT q.status_id AS sid FROM fanout_queue q {join} follows fo \
+    branch(
+        format!(
+            "SELECT q.status_id AS sid FROM fanout_queue q {join} follows fo \
              ON fo.target_id = q.author_id AND fo.account_id = $1 \
              WHERE (q.reblog = 0 OR fo.show_reblogs = 1){}",
-        only_members("q.author_id")
+            only_members("q.author_id")
+        ),
+        "q.status_id",
+        &mut args,
     );
-    let order = page.apply(&mut queued, "q.status_id", &mut args);
-    queued.push_str(&order);
+    for celebrity in sources.celebrities {
+        args.push(Arg::I(*celebrity));
+        branch(
+            format!(
+                "SELECT s.id AS sid FROM statuses s WHERE s.account_id = ${} \
+                 AND s.visibility <> 'direct' AND s.group_id IS NULL",
+                args.len()
+            ),
+            "s.id",
+            &mut args,
+        );
+    }
+    for tag in sources.tags {
+        args.push(Arg::S(tag.clone()));
+        branch(
+            format!(
+                "SELECT t.status_id AS sid FROM status_tags t JOIN statuses s ON s.id = t.status_id \
+                 WHERE t.tag = ${} AND s.visibility = 'public'",
+                args.len()
+            ),
+            "t.status_id",
+            &mut args,
+        );
+    }
+    for group in sources.groups {
+        args.push(Arg::I(*group));
+        branch(
+            format!(
+                "SELECT s.id AS sid FROM statuses s WHERE s.group_id = ${} AND s.group_id IS NOT NULL",
+                args.len()
+            ),
+            "s.id",
+            &mut args,
+        );
+    }
+    // `IN` drops the ids found by more than one source (a followed author's post with a
+    // followed hashtag); the outer order and limit keep the page's window.
     let dir = if page.min_id.is_some() { "ASC" } else { "DESC" };
     let sql = format!(
-        "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN \
-             (SELECT sid FROM ({feed}) a UNION ALL SELECT sid FROM ({queued}) b) \
-             ORDER BY s.id {dir} LIMIT {}",
+        "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.id IN ({}) ORDER BY s.id {dir} LIMIT {}",
+        branches.join(" UNION ALL "),
         page.limit.max(0)
     );
-    let mut all = page.finish(statuses_of(c.rows(&sql, &args)?)?);
-    let sql = format!(
+    Ok(page.finish(statuses_of(c.rows(&sql, &args)?)?))
+}
+
+/// The celebrity accounts `owner` follows among the members of list `list_id`.
+fn list_celebrities(c: &mut dyn ReadConn, owner: i64, list_id: i64) -> Result<Vec<i64>> {
+    c.rows(
         "SELECT target_id FROM follows WHERE account_id = $1 \
-             AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1){}",
-        only_members("target_id")
-    );
-    let mut celebrity_args = vec![Arg::I(account_id)];
-    celebrity_args.extend(list.map(Arg::I));
-    let celebrities = c
-        .rows(&sql, &celebrity_args)?
-        .iter()
-        .map(|r| r.int_at(0))
-        .collect::<Result<Vec<_>>>()?;
-    for celebrity in celebrities {
-        let sql = format!(
-            "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.account_id = $1 \
-                 AND s.visibility <> 'direct' AND s.group_id IS NULL"
-        );
-        all.extend(paged(c, sql, "s.id", vec![Arg::I(celebrity)], page)?);
-    }
-    for tag in tags {
-        all.extend(tag_page(c, tag, page)?);
-    }
-    for group in groups {
-        all.extend(group_page(c, *group, page)?);
-    }
-    all.sort_by_key(|s| std::cmp::Reverse(s.id));
-    all.dedup_by_key(|s| s.id);
-    // Keep the page's window: the newest `limit` (or, for min_id, the oldest `limit`).
-    let limit = page.limit.max(0) as usize;
-    if page.min_id.is_some() && all.len() > limit {
-        all.drain(..all.len() - limit);
-    } else {
-        all.truncate(limit);
-    }
-    Ok(all)
+         AND target_id IN (SELECT id FROM accounts WHERE celebrity = 1) \
+         AND target_id IN (SELECT account_id FROM list_accounts WHERE list_id = $2)",
+        &[Arg::I(owner), Arg::I(list_id)],
+    )?
+    .iter()
+    .map(|r| r.int_at(0))
+    .collect()
 }
