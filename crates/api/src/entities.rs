@@ -7,22 +7,28 @@ use starling_service::groups::GroupRecord;
 use starling_service::push::PushSubscriptionRecord;
 use starling_service::views::{NotificationView, StatusView};
 use starling_service::{AccountRecord, AppRecord, RelationshipRecord, Settings};
-use time::OffsetDateTime;
-use time::macros::format_description;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// The last millisecond of year 9999, the latest time the formats below can write.
+const LAST_MILLI: i64 = 253_402_300_799_999;
 
 /// Formats Unix milliseconds as Mastodon does: `2024-01-01T12:00:00.000Z`.
+///
+/// Through `humantime`'s fixed-width writer: every post and account on a page has such
+/// a time, and `time`'s general formatter cost ~3,000 instructions per call (6% of a home
+/// page in callgrind). Times outside 1970–9999 (never stored) are clamped to that range.
 pub fn iso_time(millis: i64) -> String {
-    let fmt =
-        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_default()
+    let millis = u64::try_from(millis.clamp(0, LAST_MILLI)).unwrap_or_default();
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis)).to_string()
 }
 
 /// Formats Unix milliseconds as a date: `2024-01-01`.
 pub fn iso_date(millis: i64) -> String {
-    iso_time(millis).chars().take(10).collect()
+    let mut date = iso_time(millis);
+    date.truncate("2024-01-01".len());
+    date
 }
 
 /// Escapes plain text (a bio) into Mastodon's HTML `note`.
@@ -184,7 +190,7 @@ pub struct Status {
     filtered: Vec<()>,
     reblog: Option<Box<Status>>,
     application: Option<serde_json::Value>,
-    account: Account,
+    account: Arc<Account>,
     media_attachments: Vec<()>,
     mentions: Vec<Mention>,
     tags: Vec<Tag>,
@@ -216,9 +222,39 @@ impl GroupRef {
     }
 }
 
+/// The Account entities of one response's authors, each built once however many of the
+/// response's posts it wrote (a home page often has several by one author).
+struct Authors<'s> {
+    settings: &'s Settings,
+    built: HashMap<i64, Arc<Account>>,
+}
+
+impl<'s> Authors<'s> {
+    fn new(settings: &'s Settings) -> Self {
+        Self {
+            settings,
+            built: HashMap::new(),
+        }
+    }
+
+    fn get(&mut self, a: &AccountRecord) -> Arc<Account> {
+        let settings = self.settings;
+        Arc::clone(
+            self.built
+                .entry(a.id)
+                .or_insert_with(|| Arc::new(Account::from_record(a, settings))),
+        )
+    }
+}
+
 impl Status {
     /// Converts a post view.
     pub fn from_view(v: &StatusView, s: &Settings) -> Self {
+        Self::render(v, &mut Authors::new(s))
+    }
+
+    fn render(v: &StatusView, authors: &mut Authors<'_>) -> Self {
+        let s = authors.settings;
         let base = s.base_url();
         let st = &v.status;
         Self {
@@ -245,9 +281,12 @@ impl Status {
             content: st.content.clone(),
             text: st.text.clone(),
             filtered: Vec::new(),
-            reblog: v.reblog.as_ref().map(|r| Box::new(Self::from_view(r, s))),
+            reblog: v
+                .reblog
+                .as_ref()
+                .map(|r| Box::new(Self::render(r, authors))),
             application: None,
-            account: Account::from_record(&v.account, s),
+            account: authors.get(&v.account),
             media_attachments: Vec::new(),
             mentions: v
                 .mentions
@@ -276,7 +315,8 @@ impl Status {
 
     /// Converts many post views.
     pub fn many(vs: &[StatusView], s: &Settings) -> Vec<Self> {
-        vs.iter().map(|v| Self::from_view(v, s)).collect()
+        let mut authors = Authors::new(s);
+        vs.iter().map(|v| Self::render(v, &mut authors)).collect()
     }
 }
 
@@ -447,6 +487,13 @@ mod tests {
         assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_time(1_704_110_400_123), "2024-01-01T12:00:00.123Z");
         assert_eq!(iso_date(1_704_110_400_123), "2024-01-01");
+        assert_eq!(iso_time(951_782_400_007), "2000-02-29T00:00:00.007Z");
+    }
+
+    #[test]
+    fn times_outside_the_writable_range_are_clamped_not_a_panic() {
+        assert_eq!(iso_time(-1), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_time(i64::MAX), "9999-12-31T23:59:59.999Z");
     }
 }
 
