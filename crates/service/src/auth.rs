@@ -336,10 +336,8 @@ impl Starling {
             }
             other => other?,
         };
-        if !self
-            .verify_password(&account.password_hash, password)
-            .await?
-        {
+        let stored = self.db().password_hash(account.id).await?;
+        if !self.verify_password(&stored, password).await? {
             return Err(denied());
         }
         if account.deactivated_at.is_some() {

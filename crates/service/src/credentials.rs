@@ -122,8 +122,8 @@ impl Starling {
         // The same limit as sign-in: a stolen session must not become a password oracle.
         self.sign_in_throttle().check(&me.username)?;
         // Read the stored hash afresh: the principal's copy may predate another change.
-        let stored = self.db().account(me.id).await?;
-        if !self.verify_password(&stored.password_hash, current).await? {
+        let stored = self.db().password_hash(me.id).await?;
+        if !self.verify_password(&stored, current).await? {
             return Err(ServiceError::invalid(
                 "current_password is not the password of this account",
             ));

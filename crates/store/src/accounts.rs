@@ -63,6 +63,17 @@ impl Db {
             .ok_or(StoreError::NotFound)
     }
 
+    /// The stored password hash of account `id`: read only to check a password, so that
+    /// it is not carried (and cloned) with every account a page shows.
+    pub async fn password_hash(&self, id: i64) -> Result<String> {
+        let hash: Option<(String,)> =
+            sqlx::query_as("SELECT password_hash FROM accounts WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.reader)
+                .await?;
+        hash.map(|(h,)| h).ok_or(StoreError::NotFound)
+    }
+
     /// One account by username, case-insensitively.
     pub async fn account_by_username(&self, username: &str) -> Result<AccountRecord> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE username_lower = $1");

@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 /// Columns selected for an [`AccountRecord`].
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, email, password_hash, display_name, note, role, \
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, username, email, display_name, note, role, \
     locked, bot, discoverable, default_privacy, default_sensitive, default_language, celebrity, \
     deactivated_at, created_at, followers_count, following_count, statuses_count, last_status_at";
 
@@ -15,7 +15,6 @@ pub struct AccountRecord {
     pub id: i64,
     pub username: String,
     pub email: String,
-    pub password_hash: String,
     pub display_name: String,
     pub note: String,
     pub role: String,
@@ -40,7 +39,6 @@ impl AccountRecord {
             id: r.int("id")?,
             username: r.text("username")?,
             email: r.text("email")?,
-            password_hash: r.text("password_hash")?,
             display_name: r.text("display_name")?,
             note: r.text("note")?,
             role: r.text("role")?,
