@@ -189,6 +189,12 @@ pub(crate) fn relations(
 
 /// For each of `viewers`, its follows, blocks (both ways) and mutes of `others`, in one
 /// query.
+///
+/// Blocks and mutes are few per account, so their branches scan each viewer's own rows and
+/// test them against `others` (the unary `+` keeps the index off that column) rather than
+/// probing once per other account: SQLite builds a temporary B-tree for an `IN (…)` list
+/// that drives an index, and never builds it for a filter on no rows (a home page: −5% of
+/// its instructions with pins below, in callgrind). Follows (hundreds) keep the probes.
 pub(crate) fn relations_of(
     c: &mut dyn ReadConn,
     viewers: &[i64],
@@ -203,11 +209,11 @@ pub(crate) fn relations_of(
         "SELECT account_id, target_id, CASE WHEN show_reblogs = 1 THEN 'f' ELSE 'n' END \
          FROM follows WHERE account_id IN ({v}) AND target_id IN ({o}) \
          UNION ALL SELECT account_id, target_id, 'b' FROM blocks \
-         WHERE account_id IN ({v}) AND target_id IN ({o}) \
+         WHERE account_id IN ({v}) AND +target_id IN ({o}) \
          UNION ALL SELECT target_id, account_id, 'b' FROM blocks \
-         WHERE target_id IN ({v}) AND account_id IN ({o}) \
+         WHERE target_id IN ({v}) AND +account_id IN ({o}) \
          UNION ALL SELECT account_id, target_id, 'm' FROM mutes \
-         WHERE account_id IN ({v}) AND target_id IN ({o})"
+         WHERE account_id IN ({v}) AND +target_id IN ({o})"
     );
     for (viewer, id, kind) in triples(c, &sql, viewers, others, &[])? {
         let rel = out.entry(viewer).or_default();
@@ -232,7 +238,8 @@ pub(crate) fn marks(c: &mut dyn ReadConn, viewer: i64, ids: &[i64]) -> Result<Vi
 }
 
 /// For each of `viewers`, its favourites, reblogs, bookmarks and pins among `ids`, in
-/// one query.
+/// one query. Pins (five at most) are scanned per viewer, as blocks in [`relations_of`];
+/// favourites and bookmarks can be thousands, so they are probed.
 pub(crate) fn marks_of(
     c: &mut dyn ReadConn,
     viewers: &[i64],
@@ -251,7 +258,7 @@ pub(crate) fn marks_of(
          UNION ALL SELECT account_id, status_id, 'b' FROM bookmarks \
          WHERE account_id IN ({v}) AND status_id IN ({i}) \
          UNION ALL SELECT account_id, status_id, 'p' FROM pins \
-         WHERE account_id IN ({v}) AND status_id IN ({i})"
+         WHERE account_id IN ({v}) AND +status_id IN ({i})"
     );
     for (viewer, id, kind) in triples(c, &sql, viewers, ids, &[])? {
         let marks = out.entry(viewer).or_default();
