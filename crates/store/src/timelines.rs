@@ -199,6 +199,16 @@ impl Db {
     }
 }
 
+/// A followed celebrity's posts that belong in home (`$KEY`: the account).
+const CELEBRITY_POSTS: &str = "SELECT s.id AS sid FROM statuses s WHERE s.account_id = $KEY \
+     AND s.visibility <> 'direct' AND s.group_id IS NULL";
+/// The public posts with a followed hashtag (`$KEY`: the tag).
+const TAG_POSTS: &str = "SELECT t.status_id AS sid FROM status_tags t \
+     JOIN statuses s ON s.id = t.status_id WHERE t.tag = $KEY AND s.visibility = 'public'";
+/// A group's posts (`$KEY`: the group).
+const GROUP_POSTS: &str =
+    "SELECT s.id AS sid FROM statuses s WHERE s.group_id = $KEY AND s.group_id IS NOT NULL";
+
 /// Where a home timeline's posts come from besides the fanned-out feed.
 #[derive(Debug, Clone, Copy)]
 struct Sources<'a> {
@@ -278,38 +288,26 @@ fn feed(
         "q.status_id",
         &mut args,
     );
-    for celebrity in sources.celebrities {
-        args.push(Arg::I(*celebrity));
-        branch(
-            format!(
-                "SELECT s.id AS sid FROM statuses s WHERE s.account_id = ${} \
-                 AND s.visibility <> 'direct' AND s.group_id IS NULL",
-                args.len()
-            ),
-            "s.id",
-            &mut args,
+    // Each followed celebrity, followed hashtag and group: a branch keyed by its id or tag.
+    let keyed = (sources.celebrities.iter())
+        .map(|c| (Arg::I(*c), CELEBRITY_POSTS, "s.id"))
+        .chain(
+            sources
+                .tags
+                .iter()
+                .map(|t| (Arg::S(t.clone()), TAG_POSTS, "t.status_id")),
+        )
+        .chain(
+            sources
+                .groups
+                .iter()
+                .map(|g| (Arg::I(*g), GROUP_POSTS, "s.id")),
         );
-    }
-    for tag in sources.tags {
-        args.push(Arg::S(tag.clone()));
+    for (key, sql, col) in keyed {
+        args.push(key);
         branch(
-            format!(
-                "SELECT t.status_id AS sid FROM status_tags t JOIN statuses s ON s.id = t.status_id \
-                 WHERE t.tag = ${} AND s.visibility = 'public'",
-                args.len()
-            ),
-            "t.status_id",
-            &mut args,
-        );
-    }
-    for group in sources.groups {
-        args.push(Arg::I(*group));
-        branch(
-            format!(
-                "SELECT s.id AS sid FROM statuses s WHERE s.group_id = ${} AND s.group_id IS NOT NULL",
-                args.len()
-            ),
-            "s.id",
+            sql.replace("$KEY", &format!("${}", args.len())),
+            col,
             &mut args,
         );
     }
