@@ -81,6 +81,37 @@ impl FanOutState {
     }
 }
 
+/// One worker's part in [`FanOutState::full_batches`]: whether its last batch was full.
+/// Dropped with the worker (a panic, shutdown), it takes that part back, so posts are not
+/// held back for a worker that no longer writes batches.
+struct WorkerPace<'a> {
+    state: &'a FanOutState,
+    behind: bool,
+}
+
+impl<'a> WorkerPace<'a> {
+    fn new(state: &'a FanOutState) -> Self {
+        Self {
+            state,
+            behind: false,
+        }
+    }
+
+    /// Records the end of a batch: `full` if it took all it could.
+    fn batch_done(&mut self, full: bool) {
+        self.state.batch_done(self.behind, full);
+        self.behind = full;
+    }
+}
+
+impl Drop for WorkerPace<'_> {
+    fn drop(&mut self) {
+        if self.behind {
+            self.state.batch_done(true, false);
+        }
+    }
+}
+
 impl Starling {
     /// Fans out everything queued now, a batch at a time; returns how many posts this
     /// call took off the queue.
@@ -153,7 +184,20 @@ impl Starling {
             let app = self.clone();
             set.spawn(async move { app.fan_out_loop(workers > 1).await });
         }
-        shutdown.await;
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(ended) = set.join_next() => {
+                    // A worker only ends by panicking (a bug): without another, posts
+                    // would stay queued (merged by every home read) for good.
+                    tracing::error!(error = ?ended.err(), "fan-out worker stopped; starting another");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    let app = self.clone();
+                    set.spawn(async move { app.fan_out_loop(workers > 1).await });
+                }
+            }
+        }
         // Aborting a worker drops its open transaction, which rolls back.
         set.shutdown().await;
     }
@@ -168,6 +212,7 @@ impl Starling {
             starling_store::Backend::Postgres => Duration::ZERO,
         };
         let state = self.fan_out_state();
+        let mut pace = WorkerPace::new(state);
         let mut backlog = false;
         let mut last_start: Option<Instant> = None;
         loop {
@@ -192,16 +237,15 @@ impl Starling {
                         );
                     }
                     state.fanned_out.fetch_add(done.removed, Ordering::Relaxed);
-                    let was_full = backlog;
                     backlog = done.taken >= batch as u64;
-                    state.batch_done(was_full, backlog);
+                    pace.batch_done(backlog);
                     if backlog && helpers {
                         state.wake.notify_one();
                     }
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "fan-out failed; will retry");
-                    state.batch_done(backlog, false);
+                    pace.batch_done(false);
                     backlog = false;
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
@@ -257,5 +301,28 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(1), state.wait_if_behind(long))
             .await
             .expect("no worker behind: no wait");
+    }
+
+    /// A worker that stops (a panic, shutdown) while its last batch was full no longer
+    /// holds posts back.
+    #[tokio::test]
+    async fn a_worker_gone_while_behind_no_longer_holds_posts_back() {
+        let state = FanOutState::default();
+        let long = Duration::from_secs(60);
+        let mut other = WorkerPace::new(&state);
+        other.batch_done(true);
+        {
+            let mut gone = WorkerPace::new(&state);
+            gone.batch_done(true);
+            gone.batch_done(true);
+        }
+        tokio::time::timeout(Duration::from_millis(100), state.wait_if_behind(long))
+            .await
+            .expect_err("the other worker is still behind");
+        drop(other);
+        tokio::time::timeout(Duration::from_secs(1), state.wait_if_behind(long))
+            .await
+            .expect("no worker left behind: no wait");
+        assert_eq!(state.full_batches.load(Ordering::Relaxed), 0);
     }
 }
