@@ -39,13 +39,25 @@ fn statuses_of(rows: Vec<Row>) -> Result<Vec<StatusRecord>> {
     rows.iter().map(StatusRecord::from_row).collect()
 }
 
-/// A page of the public posts carrying a (normalised) hashtag; as in Mastodon, unlisted
-/// posts (and so public groups' posts) stay off hashtag timelines.
+/// The public posts carrying a (normalised) hashtag, `$KEY`; as in Mastodon, unlisted
+/// posts (and so public groups' posts) stay off hashtag timelines. Ordered by
+/// `t.status_id`; read by the hashtag timeline and merged into home.
+const TAG_POSTS: &str = "FROM status_tags t JOIN statuses s ON s.id = t.status_id \
+     WHERE t.tag = $KEY AND s.visibility = 'public'";
+/// The posts of group `$KEY` (replies included), by `s.id`: the group timeline, and home.
+const GROUP_POSTS: &str = "FROM statuses s WHERE s.group_id = $KEY AND s.group_id IS NOT NULL";
+/// The posts of celebrity `$KEY` that belong in its followers' homes, by `s.id`.
+const CELEBRITY_POSTS: &str = "FROM statuses s WHERE s.account_id = $KEY \
+     AND s.visibility <> 'direct' AND s.group_id IS NULL";
+
+/// `source` (one of the `…_POSTS` above) with its key bound at `$n`.
+fn keyed(source: &str, n: usize) -> String {
+    source.replace("$KEY", &format!("${n}"))
+}
+
+/// A page of the public posts carrying a (normalised) hashtag.
 fn tag_page(c: &mut dyn ReadConn, tag: &str, page: &Page) -> Result<Vec<StatusRecord>> {
-    let sql = format!(
-        "SELECT {STATUS_COLUMNS} FROM status_tags t JOIN statuses s ON s.id = t.status_id \
-         WHERE t.tag = $1 AND s.visibility = 'public'"
-    );
+    let sql = format!("SELECT {STATUS_COLUMNS} {}", keyed(TAG_POSTS, 1));
     paged(c, sql, "t.status_id", vec![Arg::S(tag.to_owned())], page)
 }
 
@@ -55,9 +67,7 @@ pub(crate) fn group_page(
     group_id: i64,
     page: &Page,
 ) -> Result<Vec<StatusRecord>> {
-    let sql = format!(
-        "SELECT {STATUS_COLUMNS} FROM statuses s WHERE s.group_id = $1 AND s.group_id IS NOT NULL"
-    );
+    let sql = format!("SELECT {STATUS_COLUMNS} {}", keyed(GROUP_POSTS, 1));
     paged(c, sql, "s.id", vec![Arg::I(group_id)], page)
 }
 
@@ -199,16 +209,6 @@ impl Db {
     }
 }
 
-/// A followed celebrity's posts that belong in home (`$KEY`: the account).
-const CELEBRITY_POSTS: &str = "SELECT s.id AS sid FROM statuses s WHERE s.account_id = $KEY \
-     AND s.visibility <> 'direct' AND s.group_id IS NULL";
-/// The public posts with a followed hashtag (`$KEY`: the tag).
-const TAG_POSTS: &str = "SELECT t.status_id AS sid FROM status_tags t \
-     JOIN statuses s ON s.id = t.status_id WHERE t.tag = $KEY AND s.visibility = 'public'";
-/// A group's posts (`$KEY`: the group).
-const GROUP_POSTS: &str =
-    "SELECT s.id AS sid FROM statuses s WHERE s.group_id = $KEY AND s.group_id IS NOT NULL";
-
 /// Where a home timeline's posts come from besides the fanned-out feed.
 #[derive(Debug, Clone, Copy)]
 struct Sources<'a> {
@@ -289,7 +289,7 @@ fn feed(
         &mut args,
     );
     // Each followed celebrity, followed hashtag and group: a branch keyed by its id or tag.
-    let keyed = (sources.celebrities.iter())
+    let sources_keyed = (sources.celebrities.iter())
         .map(|c| (Arg::I(*c), CELEBRITY_POSTS, "s.id"))
         .chain(
             sources
@@ -303,10 +303,10 @@ fn feed(
                 .iter()
                 .map(|g| (Arg::I(*g), GROUP_POSTS, "s.id")),
         );
-    for (key, sql, col) in keyed {
+    for (key, source, col) in sources_keyed {
         args.push(key);
         branch(
-            sql.replace("$KEY", &format!("${}", args.len())),
+            format!("SELECT {col} AS sid {}", keyed(source, args.len())),
             col,
             &mut args,
         );
