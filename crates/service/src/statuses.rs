@@ -15,6 +15,7 @@ use starling_store::{
     AccountRecord, EditRecord, NewNotification, NewStatus, StatusEdit, StatusRecord, StoreError,
 };
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Longest content warning, in characters.
 const SPOILER_MAX: usize = 500;
@@ -262,16 +263,16 @@ impl Starling {
         account.statuses_count += 1;
         account.last_status_at = Some(now);
         Ok(StatusView {
-            status,
-            account,
-            mentions: composed.mentions,
+            status: Arc::new(status),
+            account: Arc::new(account),
+            mentions: composed.mentions.into_iter().map(Arc::new).collect(),
             tags: composed.tags,
             reblog: None,
             favourited: false,
             reblogged: false,
             bookmarked: false,
             pinned: false,
-            group,
+            group: group.map(Arc::new),
         })
     }
 

@@ -114,31 +114,34 @@ impl Starling {
         let mut cursor = page;
         let mut kept: Vec<StatusView> = Vec::new();
         for round in 0.. {
-            let (raw, views) = match home_reader {
+            // The raw page's size and last id (before filtering) decide whether to go on.
+            let (len, last, views) = match home_reader {
                 Some(me) => {
                     let (context, raw, facts) =
                         self.db().home_round(me.id, home.take(), &cursor).await?;
-                    let batch = Batch::new(Some(me), &raw, facts);
-                    let views = views_of(&batch, &raw, |b, s| {
+                    let (len, last) = (raw.len(), raw.last().map(|s| s.id));
+                    let batch = Batch::new(Some(me), raw, facts);
+                    let views = views_of(&batch, |b, s| {
                         !context.hidden_authors.contains(&s.account_id)
                             && b.sees(s, true)
                             && b.belongs_in_home(s, me.id, &context.followed_tags)
                     });
                     home = Some(context);
-                    (raw, views)
+                    (len, last, views)
                 }
                 None => {
                     let raw = self.fetch_raw(viewer, &tl, &cursor).await?;
-                    let sifted = self.sift(&sieve, raw.clone()).await?;
+                    let (len, last) = (raw.len(), raw.last().map(|s| s.id));
+                    let sifted = self.sift(&sieve, raw).await?;
                     let views = match (&tl, viewer) {
                         (Timeline::List(_), Some(me)) => self.present_home(me, sifted, &[]).await?,
                         _ => self.present(viewer, sifted, hide_muted).await?,
                     };
-                    (raw, views)
+                    (len, last, views)
                 }
             };
-            let full = raw.len() >= cursor.limit.max(1) as usize;
-            let Some(last) = raw.last().map(|s| s.id) else {
+            let full = len >= cursor.limit.max(1) as usize;
+            let Some(last) = last else {
                 break;
             };
             kept.extend(views);

@@ -8,16 +8,17 @@ use starling_store::groups::GroupRecord;
 use starling_store::interactions::ViewerMarks;
 use starling_store::{AccountRecord, NotificationRecord, StatusRecord};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A post ready to display to one viewer.
 #[derive(Debug, Clone)]
 pub struct StatusView {
     /// The stored post.
-    pub status: StatusRecord,
+    pub status: Arc<StatusRecord>,
     /// Its author.
-    pub account: AccountRecord,
+    pub account: Arc<AccountRecord>,
     /// Accounts it mentions.
-    pub mentions: Vec<AccountRecord>,
+    pub mentions: Vec<Arc<AccountRecord>>,
     /// Its hashtags, normalised.
     pub tags: Vec<String>,
     /// The reblogged post, for a reblog wrapper.
@@ -31,7 +32,7 @@ pub struct StatusView {
     /// The viewer pinned it (own posts only).
     pub pinned: bool,
     /// The group it was written in, if any.
-    pub group: Option<GroupRecord>,
+    pub group: Option<Arc<GroupRecord>>,
 }
 
 /// A notification ready to display.
@@ -47,9 +48,9 @@ pub struct NotificationView {
     pub group: Option<GroupRecord>,
 }
 
-fn build(batch: &Batch, marks: &ViewerMarks, s: &StatusRecord) -> Option<StatusView> {
+fn build(batch: &Batch, marks: &ViewerMarks, s: &Arc<StatusRecord>) -> Option<StatusView> {
     Some(StatusView {
-        account: batch.accounts.get(&s.account_id)?.clone(),
+        account: Arc::clone(batch.accounts.get(&s.account_id)?),
         mentions: batch
             .mentions
             .iter()
@@ -70,7 +71,7 @@ fn build(batch: &Batch, marks: &ViewerMarks, s: &StatusRecord) -> Option<StatusV
         bookmarked: marks.bookmarked.contains(&s.id),
         pinned: marks.pinned.contains(&s.id),
         group: s.group_id.and_then(|g| batch.groups.get(&g)).cloned(),
-        status: s.clone(),
+        status: Arc::clone(s),
     })
 }
 
@@ -111,8 +112,8 @@ impl Starling {
         if statuses.is_empty() {
             return Ok(Vec::new());
         }
-        let batch = self.batch(viewer, &statuses).await?;
-        Ok(views_of(&batch, &statuses, keep))
+        let batch = self.batch(viewer, statuses).await?;
+        Ok(views_of(&batch, keep))
     }
 
     /// One post as a view whatever its visibility: for the caller's own writes (a post
@@ -204,15 +205,13 @@ impl Starling {
     }
 }
 
-/// The posts of `statuses` that `keep` keeps, as views built from `batch`, in order.
+/// The posts of `batch` that `keep` keeps, as views, in order.
 pub(crate) fn views_of(
     batch: &Batch,
-    statuses: &[StatusRecord],
     keep: impl Fn(&Batch, &StatusRecord) -> bool,
 ) -> Vec<StatusView> {
     let marks = &batch.marks;
-    statuses
-        .iter()
+    (batch.given.iter())
         .filter(|s| keep(batch, s))
         .filter_map(|s| {
             let mut view = build(batch, marks, s)?;

@@ -6,25 +6,29 @@
 use crate::{Result, ServiceError, Starling};
 use starling_domain::group::{GroupRole, GroupVisibility};
 use starling_domain::visibility::{PostFacts, ViewerFacts, Visibility, may_see};
-use starling_store::facts::PageFacts;
+use starling_store::facts::{PageFacts, PostKey};
 use starling_store::groups::GroupRecord;
 use starling_store::interactions::ViewerMarks;
 use starling_store::social::ViewerRelations;
 use starling_store::{AccountRecord, StatusRecord};
 use std::collections::HashMap;
+use std::sync::Arc;
 
-/// Everything known about a batch of posts and one viewer.
+/// Everything known about a batch of posts and one viewer. Records are shared (`Arc`)
+/// with the views built from it: a page shows each author and post without copying them.
 pub(crate) struct Batch {
+    /// The posts the batch was made for, in their order.
+    pub(crate) given: Vec<Arc<StatusRecord>>,
     /// The posts and the originals they reblog, by id.
-    pub(crate) posts: HashMap<i64, StatusRecord>,
+    pub(crate) posts: HashMap<i64, Arc<StatusRecord>>,
     /// Authors and mentioned accounts, by id.
-    pub(crate) accounts: HashMap<i64, AccountRecord>,
+    pub(crate) accounts: HashMap<i64, Arc<AccountRecord>>,
     /// `(post, mentioned account)` pairs.
     pub(crate) mentions: Vec<(i64, i64)>,
     /// `(post, tag)` pairs.
     pub(crate) tags: Vec<(i64, String)>,
     /// The groups the posts were written in, by id.
-    pub(crate) groups: HashMap<i64, GroupRecord>,
+    pub(crate) groups: HashMap<i64, Arc<GroupRecord>>,
     /// The viewer's roles in those groups.
     group_roles: HashMap<i64, GroupRole>,
     viewer_id: Option<i64>,
@@ -37,21 +41,25 @@ impl Batch {
     /// The batch for `statuses` from the facts read about them.
     pub(crate) fn new(
         viewer: Option<&AccountRecord>,
-        statuses: &[StatusRecord],
+        statuses: Vec<StatusRecord>,
         facts: PageFacts,
     ) -> Self {
-        let posts: HashMap<i64, StatusRecord> = statuses
-            .iter()
-            .cloned()
-            .chain(facts.originals)
+        let given: Vec<Arc<StatusRecord>> = statuses.into_iter().map(Arc::new).collect();
+        let posts: HashMap<i64, Arc<StatusRecord>> = (given.iter().cloned())
+            .chain(facts.originals.into_iter().map(Arc::new))
             .map(|s| (s.id, s))
             .collect();
         Batch {
+            given,
             posts,
-            accounts: facts.accounts.into_iter().map(|a| (a.id, a)).collect(),
+            accounts: (facts.accounts.into_iter())
+                .map(|a| (a.id, Arc::new(a)))
+                .collect(),
             mentions: facts.mentions,
             tags: facts.tags,
-            groups: facts.groups.into_iter().map(|g| (g.id, g)).collect(),
+            groups: (facts.groups.into_iter())
+                .map(|g| (g.id, Arc::new(g)))
+                .collect(),
             group_roles: facts
                 .group_roles
                 .into_iter()
@@ -137,12 +145,10 @@ impl Starling {
     pub(crate) async fn batch(
         &self,
         viewer: Option<&AccountRecord>,
-        statuses: &[StatusRecord],
+        statuses: Vec<StatusRecord>,
     ) -> Result<Batch> {
-        let facts = self
-            .db()
-            .post_facts(viewer.map(|v| v.id), statuses.to_vec())
-            .await?;
+        let keys = statuses.iter().map(PostKey::of).collect();
+        let facts = self.db().post_facts(viewer.map(|v| v.id), keys).await?;
         Ok(Batch::new(viewer, statuses, facts))
     }
 
@@ -153,11 +159,9 @@ impl Starling {
         id: i64,
     ) -> Result<StatusRecord> {
         let status = self.db().status(id).await?;
-        let batch = self.batch(viewer, std::slice::from_ref(&status)).await?;
-        if batch.sees(&status, false) {
-            Ok(status)
-        } else {
-            Err(ServiceError::NotFound)
-        }
+        let batch = self.batch(viewer, vec![status]).await?;
+        let seen = batch.given.first().filter(|s| batch.sees(s, false));
+        seen.map(|s| StatusRecord::clone(s))
+            .ok_or(ServiceError::NotFound)
     }
 }

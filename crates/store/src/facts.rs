@@ -36,6 +36,32 @@ pub struct PageFacts {
     pub marks: ViewerMarks,
 }
 
+/// What the facts about a post are looked up by: its id, author, reblogged original and
+/// group (the rest of the post is not needed, nor copied, to read them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PostKey {
+    /// The post.
+    pub id: i64,
+    /// Its author.
+    pub account_id: i64,
+    /// The post it reblogs, if it is a reblog.
+    pub reblog_of_id: Option<i64>,
+    /// The group it was written in.
+    pub group_id: Option<i64>,
+}
+
+impl PostKey {
+    /// The key of a stored post.
+    pub fn of(s: &StatusRecord) -> Self {
+        Self {
+            id: s.id,
+            account_id: s.account_id,
+            reblog_of_id: s.reblog_of_id,
+            group_id: s.group_id,
+        }
+    }
+}
+
 pub(crate) fn ids_args(ids: &[i64]) -> Vec<Arg> {
     ids.iter().map(|i| Arg::I(*i)).collect()
 }
@@ -276,7 +302,7 @@ pub(crate) fn marks_of(
 pub(crate) fn post_facts(
     c: &mut dyn ReadConn,
     viewer: Option<i64>,
-    posts: &[StatusRecord],
+    posts: &[PostKey],
 ) -> Result<PageFacts> {
     let known: HashSet<i64> = posts.iter().map(|s| s.id).collect();
     let missing: Vec<i64> = sorted_unique(
@@ -287,7 +313,9 @@ pub(crate) fn post_facts(
             .collect(),
     );
     let originals = statuses(c, &missing)?;
-    let all: Vec<&StatusRecord> = posts.iter().chain(&originals).collect();
+    let all: Vec<PostKey> = (posts.iter().copied())
+        .chain(originals.iter().map(PostKey::of))
+        .collect();
     let ids: Vec<i64> = sorted_unique(all.iter().map(|s| s.id).collect());
     let mentions = mentions(c, &ids)?;
     let tags = tags(c, &ids)?;
@@ -325,9 +353,11 @@ impl PageFacts {
         &mut self,
         c: &mut dyn ReadConn,
         viewer: i64,
-        posts: &[StatusRecord],
+        posts: &[PostKey],
     ) -> Result<()> {
-        let all: Vec<&StatusRecord> = posts.iter().chain(&self.originals).collect();
+        let all: Vec<PostKey> = (posts.iter().copied())
+            .chain(self.originals.iter().map(PostKey::of))
+            .collect();
         let ids = sorted_unique(all.iter().map(|s| s.id).collect());
         let group_ids = sorted_unique(all.iter().filter_map(|s| s.group_id).collect());
         let others = sorted_unique(
@@ -346,11 +376,7 @@ impl PageFacts {
 impl Db {
     /// Everything needed to decide which of `posts` `viewer` may see and to show them,
     /// in one read (see [`PageFacts`]).
-    pub async fn post_facts(
-        &self,
-        viewer: Option<i64>,
-        posts: Vec<StatusRecord>,
-    ) -> Result<PageFacts> {
+    pub async fn post_facts(&self, viewer: Option<i64>, posts: Vec<PostKey>) -> Result<PageFacts> {
         self.read_in(Place::for_items(posts.len()), move |c| {
             post_facts(c, viewer, &posts)
         })

@@ -259,7 +259,7 @@ impl Db {
             let Some(status) = crate::facts::statuses(c, &[id])?.into_iter().next() else {
                 return Ok(None);
             };
-            let facts = crate::facts::post_facts(c, None, std::slice::from_ref(&status))?;
+            let facts = crate::facts::post_facts(c, None, &[crate::facts::PostKey::of(&status)])?;
             Ok(Some((status, facts)))
         })
         .await
@@ -341,7 +341,7 @@ impl Db {
         with_context: bool,
     ) -> Result<(PageFacts, Option<HomeContext>)> {
         self.read(move |c| {
-            facts.add_viewer_part(c, viewer, std::slice::from_ref(&status))?;
+            facts.add_viewer_part(c, viewer, &[crate::facts::PostKey::of(&status)])?;
             let context = if with_context {
                 Some(crate::tags::home_context(c, viewer)?)
             } else {

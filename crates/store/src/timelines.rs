@@ -114,7 +114,8 @@ impl Db {
                 groups: &context.groups,
             };
             let raw = feed(c, account_id, None, sources, &page)?;
-            let facts = crate::facts::post_facts(c, Some(account_id), &raw)?;
+            let keys: Vec<_> = raw.iter().map(crate::facts::PostKey::of).collect();
+            let facts = crate::facts::post_facts(c, Some(account_id), &keys)?;
             Ok((context, raw, facts))
         })
         .await

@@ -343,6 +343,7 @@ pub fn digest_mail(site: &Site<'_>, d: &DigestContent) -> Option<Composed> {
 mod tests {
     use super::*;
     use starling_store::{NotificationRecord, StatusRecord};
+    use std::sync::Arc;
 
     const SITE: Site<'static> = Site {
         base_url: "https://social.example",
@@ -361,14 +362,14 @@ mod tests {
 
     fn status(author: &AccountRecord, text: &str, visibility: &str) -> StatusView {
         StatusView {
-            status: StatusRecord {
+            status: Arc::new(StatusRecord {
                 id: 42,
                 account_id: author.id,
                 text: text.into(),
                 visibility: visibility.into(),
                 ..StatusRecord::default()
-            },
-            account: author.clone(),
+            }),
+            account: Arc::new(author.clone()),
             mentions: Vec::new(),
             tags: Vec::new(),
             reblog: None,
@@ -435,7 +436,7 @@ mod tests {
     fn content_behind_a_warning_is_not_quoted() {
         let ana = account(1, "ana", "");
         let mut s = status(&ana, "the secret plot", "public");
-        s.status.spoiler_text = "spoilers".into();
+        Arc::make_mut(&mut s.status).spoiler_text = "spoilers".into();
         let m =
             notification_mail(&SITE, EmailKind::Mention, &note("mention", &ana, Some(s))).unwrap();
         assert!(!m.text.contains("secret plot") && !m.html.contains("secret plot"));
@@ -454,8 +455,9 @@ mod tests {
         let ana = account(1, "ana", "");
         let bob = account(2, "bob", "Bob");
         let mut popular = status(&ana, "big news", "public");
-        popular.status.favourites_count = 3;
-        popular.status.replies_count = 1;
+        let counted = Arc::make_mut(&mut popular.status);
+        counted.favourites_count = 3;
+        counted.replies_count = 1;
         let d = DigestContent {
             recipient: bob,
             unread: 3,

@@ -430,11 +430,8 @@ impl Subscription {
                             .map_err(|e| Stop::Failed(e.into()))?
                     }
                 };
-                let batch = Batch::new(Some(&self.me), std::slice::from_ref(status), facts);
-                let Some(view) = views_of(&batch, std::slice::from_ref(status), |_, _| true)
-                    .into_iter()
-                    .next()
-                else {
+                let batch = Batch::new(Some(&self.me), vec![status.clone()], facts);
+                let Some(view) = views_of(&batch, |_, _| true).into_iter().next() else {
                     return Ok(Vec::new());
                 };
                 let mut out = Vec::new();
@@ -474,7 +471,7 @@ impl Subscription {
                 }
                 let mut batch = self
                     .app
-                    .batch(Some(&self.me), std::slice::from_ref(&snapshot))
+                    .batch(Some(&self.me), vec![snapshot.clone()])
                     .await?;
                 batch.mentions = post.mentions.iter().map(|m| (post.id, *m)).collect();
                 batch.tags = post.tags.iter().map(|t| (post.id, t.clone())).collect();
