@@ -52,9 +52,7 @@ impl Batch {
         Batch {
             given,
             posts,
-            accounts: (facts.accounts.into_iter())
-                .map(|a| (a.id, Arc::new(a)))
-                .collect(),
+            accounts: (facts.accounts.into_iter()).map(|a| (a.id, a)).collect(),
             mentions: facts.mentions,
             tags: facts.tags,
             groups: (facts.groups.into_iter())

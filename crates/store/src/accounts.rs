@@ -227,6 +227,7 @@ impl Db {
         set!("default_sensitive", u.default_sensitive.map(i64::from));
         set!("default_language", u.default_language);
         tx.commit().await?;
+        self.accounts_cache.forget(&[id]);
         self.account(id).await
     }
 
@@ -237,6 +238,7 @@ impl Db {
             .bind(id)
             .execute(&self.writer)
             .await?;
+        self.accounts_cache.forget(&[id]);
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
@@ -262,6 +264,7 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
+        self.accounts_cache.forget(&[id]);
         self.account(id).await
     }
 

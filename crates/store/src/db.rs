@@ -1,6 +1,7 @@
 //! Connection pools and migrations for both engines.
 
 use crate::Result;
+use crate::account_cache::AccountCache;
 use crate::reads::{Place, ReadConn, SqliteReaders};
 use crate::writes::{SqliteWriter, WriteConn};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -37,6 +38,8 @@ pub struct Db {
     /// PostgreSQL only: the one connection a node listens for the other nodes' events on
     /// (see [`crate::relay`]), opened when the relay first listens.
     pub(crate) listen_pool: Option<sqlx::PgPool>,
+    /// Authors of recent pages (see [`crate::account_cache`]).
+    pub(crate) accounts_cache: Arc<AccountCache>,
 }
 
 /// How often the background task checkpoints the SQLite write-ahead log.
@@ -84,6 +87,7 @@ impl Db {
                 backend: Backend::Postgres,
                 email_jobs: false,
                 listen_pool: Some(crate::relay::listen_pool(url)?),
+                accounts_cache: Arc::new(AccountCache::new()),
             }
         };
         MIGRATOR.run(&db.writer).await?;
@@ -165,6 +169,7 @@ impl Db {
             backend: Backend::Sqlite,
             email_jobs: false,
             listen_pool: None,
+            accounts_cache: Arc::new(AccountCache::new()),
         })
     }
 

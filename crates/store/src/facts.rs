@@ -5,6 +5,7 @@
 //! The lookups are also the single place their SQL lives: the `Db` methods that answer
 //! one of these questions alone (`Db::accounts`, `Db::viewer_marks`…) call them too.
 
+use crate::account_cache::{AccountCache, Ticket};
 use crate::db::{Arg, placeholders};
 use crate::groups::GroupRecord;
 use crate::interactions::ViewerMarks;
@@ -14,6 +15,7 @@ use crate::records::{ACCOUNT_COLUMNS, AccountRecord, STATUS_COLUMNS, StatusRecor
 use crate::social::ViewerRelations;
 use crate::{Db, Result};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Everything [`Db::post_facts`] reads.
 #[derive(Debug, Clone, Default)]
@@ -25,7 +27,7 @@ pub struct PageFacts {
     /// `(post, tag)` pairs.
     pub tags: Vec<(i64, String)>,
     /// Authors and mentioned accounts.
-    pub accounts: Vec<AccountRecord>,
+    pub accounts: Vec<Arc<AccountRecord>>,
     /// The groups the posts were written in.
     pub groups: Vec<GroupRecord>,
     /// The viewer's `(group, role)` in those groups.
@@ -298,9 +300,32 @@ pub(crate) fn marks_of(
     Ok(out)
 }
 
-/// Reads every fact about `posts` for `viewer` (see [`PageFacts`]).
+/// Accounts by id through `cache` (read by the read that took `ticket`): only those not
+/// cached are read, and kept for the next pages.
+fn cached_accounts(
+    c: &mut dyn ReadConn,
+    (cache, ticket): (&AccountCache, Ticket),
+    ids: &[i64],
+) -> Result<Vec<Arc<AccountRecord>>> {
+    let mut found = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for &id in ids {
+        match cache.get(id) {
+            Some(account) => found.push(account),
+            None => missing.push(id),
+        }
+    }
+    let read: Vec<Arc<AccountRecord>> = accounts(c, &missing)?.into_iter().map(Arc::new).collect();
+    cache.put(ticket, &read);
+    found.extend(read);
+    Ok(found)
+}
+
+/// Reads every fact about `posts` for `viewer` (see [`PageFacts`]), the authors through
+/// the read's account cache and ticket.
 pub(crate) fn post_facts(
     c: &mut dyn ReadConn,
+    cache: (&AccountCache, Ticket),
     viewer: Option<i64>,
     posts: &[PostKey],
 ) -> Result<PageFacts> {
@@ -320,8 +345,9 @@ pub(crate) fn post_facts(
     let mentions = mentions(c, &ids)?;
     let tags = tags(c, &ids)?;
     let authors: Vec<i64> = all.iter().map(|s| s.account_id).collect();
-    let accounts = accounts(
+    let accounts = cached_accounts(
         c,
+        cache,
         &sorted_unique(
             authors
                 .iter()
@@ -377,8 +403,11 @@ impl Db {
     /// Everything needed to decide which of `posts` `viewer` may see and to show them,
     /// in one read (see [`PageFacts`]).
     pub async fn post_facts(&self, viewer: Option<i64>, posts: Vec<PostKey>) -> Result<PageFacts> {
+        let cache = Arc::clone(&self.accounts_cache);
         self.read_in(Place::for_items(posts.len()), move |c| {
-            post_facts(c, viewer, &posts)
+            // Before the read's first statement, so before its snapshot.
+            let ticket = cache.ticket();
+            post_facts(c, (&cache, ticket), viewer, &posts)
         })
         .await
     }

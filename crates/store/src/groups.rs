@@ -216,6 +216,8 @@ impl Db {
             return Err(StoreError::NotFound);
         }
         tx.commit().await?;
+        // Its posts were counted off their authors, who are not named here.
+        self.accounts_cache.forget_all();
         Ok(())
     }
 

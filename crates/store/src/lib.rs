@@ -5,6 +5,7 @@
 //! Each public function is one unit of work (a read, or a write transaction), so the
 //! service layer never handles connections or transactions.
 
+mod account_cache;
 mod accounts;
 pub mod conversations;
 mod db;

@@ -54,7 +54,7 @@ impl Db {
             notification,
         } = f;
         let email = self.email_jobs;
-        self.write(move |c| {
+        let inserted = self.write(move |c| {
             let inserted = c.execute(
                 "INSERT INTO follows (id, account_id, target_id, show_reblogs, notify) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (account_id, target_id) DO NOTHING",
@@ -83,7 +83,11 @@ impl Db {
             }
             Ok(inserted)
         })
-        .await
+        .await?;
+        if inserted {
+            self.accounts_cache.forget(&[account_id, target_id]);
+        }
+        Ok(inserted)
     }
 
     /// Removes a follow and the followed account's posts from the follower's home feed.
@@ -91,6 +95,7 @@ impl Db {
         let mut tx = self.writer.begin().await?;
         remove_follow(&mut tx, account_id, target_id).await?;
         tx.commit().await?;
+        self.accounts_cache.forget(&[account_id, target_id]);
         Ok(())
     }
 
@@ -111,6 +116,7 @@ impl Db {
         forget_author(&mut tx, target_id, account_id).await?;
         forget_author(&mut tx, account_id, target_id).await?;
         tx.commit().await?;
+        self.accounts_cache.forget(&[account_id, target_id]);
         Ok(())
     }
 

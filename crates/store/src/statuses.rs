@@ -124,7 +124,8 @@ impl Db {
     /// transaction. With an idempotency key already used, returns the earlier post instead.
     pub async fn create_status(&self, s: NewStatus) -> Result<StatusRecord> {
         let email = self.email_jobs;
-        self.write(move |c| {
+        let author = s.account_id;
+        let status = self.write(move |c| {
             if let Some(key) = &s.idempotency_key {
                 // Claim the key first: a retry arriving while the first request is still
                 // in flight waits for it here (PostgreSQL) and then finds the key taken.
@@ -207,7 +208,10 @@ impl Db {
                 group_id: s.group_id,
             })
         })
-        .await
+        .await?;
+        // Its author's post count and last post time changed.
+        self.accounts_cache.forget(&[author]);
+        Ok(status)
     }
 
     /// The reblog wrapper `account_id` made of `original_id`, if any.
@@ -237,6 +241,7 @@ impl Db {
     ) -> Result<StatusRecord> {
         let original = wrapper.reblog_of_id.ok_or(StoreError::NotFound)?;
         let email = self.email_jobs;
+        let author = wrapper.account_id;
         let id = self
             .write(move |c| {
                 let inserted = c.execute(
@@ -278,6 +283,7 @@ impl Db {
                 Ok(wrapper.id)
             })
             .await?;
+        self.accounts_cache.forget(&[author]);
         self.status(id).await
     }
 
@@ -338,6 +344,11 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
+        // The post's author and the reblogs' authors have one post fewer.
+        let authors: Vec<i64> = std::iter::once(status.account_id)
+            .chain(reblogs.iter().map(|r| r.account_id))
+            .collect();
+        self.accounts_cache.forget(&authors);
         Ok((status, reblogs))
     }
 

@@ -255,11 +255,15 @@ impl Db {
     /// A post and the facts about it that are the same for every viewer (`None` once
     /// deleted): read once per event by the streaming router, for all its subscribers.
     pub async fn shared_post(&self, id: i64) -> Result<Option<(StatusRecord, PageFacts)>> {
+        let cache = std::sync::Arc::clone(&self.accounts_cache);
         self.read(move |c| {
+            // Before the read's first statement, so before its snapshot.
+            let ticket = cache.ticket();
             let Some(status) = crate::facts::statuses(c, &[id])?.into_iter().next() else {
                 return Ok(None);
             };
-            let facts = crate::facts::post_facts(c, None, &[crate::facts::PostKey::of(&status)])?;
+            let key = crate::facts::PostKey::of(&status);
+            let facts = crate::facts::post_facts(c, (&cache, ticket), None, &[key])?;
             Ok(Some((status, facts)))
         })
         .await

@@ -8,6 +8,7 @@ use crate::reads::{ReadConn, Row};
 use crate::records::{STATUS_COLUMNS, StatusRecord};
 use crate::tags::HomeContext;
 use crate::{Db, Page, Result};
+use std::sync::Arc;
 
 /// Filters for an account's own timeline.
 #[derive(Debug, Clone, Copy, Default)]
@@ -103,7 +104,10 @@ impl Db {
         page: &Page,
     ) -> Result<(HomeContext, Vec<StatusRecord>, PageFacts)> {
         let page = *page;
+        let cache = Arc::clone(&self.accounts_cache);
         self.read(move |c| {
+            // Before the read's first statement, so before its snapshot.
+            let ticket = cache.ticket();
             let context = match context {
                 Some(context) => context,
                 None => crate::tags::home_context(c, account_id)?,
@@ -115,7 +119,7 @@ impl Db {
             };
             let raw = feed(c, account_id, None, sources, &page)?;
             let keys: Vec<_> = raw.iter().map(crate::facts::PostKey::of).collect();
-            let facts = crate::facts::post_facts(c, Some(account_id), &keys)?;
+            let facts = crate::facts::post_facts(c, (&cache, ticket), Some(account_id), &keys)?;
             Ok((context, raw, facts))
         })
         .await

@@ -627,3 +627,67 @@ async fn parallel_fan_out_copies_every_post_exactly_once() {
         .collect();
     assert_eq!(home, want);
 }
+
+/// The authors shown on a page are current: the server keeps recent pages' authors in
+/// memory, and every change to an account (profile, counters, deactivation) shows on the
+/// next page read, even one read right after.
+#[tokio::test]
+async fn authors_on_a_page_show_their_latest_state() {
+    let app = spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    let ben = app.sign_up("ben").await;
+    let cam = app.sign_up("cam").await;
+    let ana_id = account_id(&app, &ana).await;
+    starling_testkit::live::follow(&app, &ben, &ana_id).await;
+    post(&app, &ana, "first").await;
+    let author = |home: Value| home[0]["account"].clone();
+    let home = || async { body(app.get("/api/v1/timelines/home", Some(&ben)).await).await };
+    let a = author(home().await);
+    assert_eq!(
+        (a["display_name"].as_str(), a["statuses_count"].as_i64()),
+        (Some(""), Some(1))
+    );
+    assert_eq!(a["followers_count"], 1);
+
+    let r = app
+        .patch_json(
+            "/api/v1/accounts/update_credentials",
+            Some(&ana),
+            json!({"display_name": "Ana"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(author(home().await)["display_name"], "Ana");
+
+    post(&app, &ana, "second").await;
+    let page = home().await;
+    assert_eq!(page.as_array().unwrap().len(), 2);
+    assert!(
+        page.as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["account"]["statuses_count"] == 2)
+    );
+
+    starling_testkit::live::follow(&app, &cam, &ana_id).await;
+    assert_eq!(author(home().await)["followers_count"], 2);
+    let r = app
+        .post_json(
+            &format!("/api/v1/accounts/{ana_id}/unfollow"),
+            Some(&cam),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(author(home().await)["followers_count"], 1);
+
+    let newest = home().await[0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .delete(&format!("/api/v1/statuses/{newest}"), Some(&ana))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(author(home().await)["statuses_count"], 1);
+
+    app.app.deactivate("ana").await.expect("deactivate ana");
+    assert_eq!(home().await, json!([]));
+}
