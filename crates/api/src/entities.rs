@@ -24,6 +24,22 @@ pub fn iso_time(millis: i64) -> String {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis)).to_string()
 }
 
+/// An id as Mastodon sends it, a decimal string (through `itoa`: `to_string` goes through
+/// the formatting machinery, and a page has a hundred ids).
+fn id_str(id: i64) -> String {
+    itoa::Buffer::new().format(id).to_owned()
+}
+
+/// `parts` joined into one string, allocated once: the URLs of every account and post on
+/// a page are built this way (`format!` cost ~1,400 instructions each, 9% of a home page).
+fn joined(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
 /// Formats Unix milliseconds as a date: `2024-01-01`.
 pub fn iso_date(millis: i64) -> String {
     let mut date = iso_time(millis);
@@ -95,9 +111,10 @@ impl Account {
     /// The public view of an account.
     pub fn from_record(a: &AccountRecord, s: &Settings) -> Self {
         let base = s.base_url();
-        let url = format!("{base}/@{}", a.username);
+        let avatar = s.default_avatar_url();
+        let header = joined(&[&base, "/headers/original/missing.png"]);
         Self {
-            id: a.id.to_string(),
+            id: id_str(a.id),
             username: a.username.clone(),
             acct: a.username.clone(),
             display_name: a.display_name.clone(),
@@ -108,12 +125,12 @@ impl Account {
             noindex: false,
             created_at: iso_time(a.created_at),
             note: note_html(&a.note),
-            uri: format!("{base}/users/{}", a.username),
-            url,
-            avatar: s.default_avatar_url(),
-            avatar_static: s.default_avatar_url(),
-            header: format!("{base}/headers/original/missing.png"),
-            header_static: format!("{base}/headers/original/missing.png"),
+            uri: joined(&[&base, "/users/", &a.username]),
+            url: joined(&[&base, "/@", &a.username]),
+            avatar_static: avatar.clone(),
+            avatar,
+            header_static: header.clone(),
+            header,
             followers_count: a.followers_count,
             following_count: a.following_count,
             statuses_count: a.statuses_count,
@@ -214,10 +231,10 @@ impl GroupRef {
     /// Converts a stored group.
     pub fn from_record(g: &GroupRecord, s: &Settings) -> Self {
         Self {
-            id: g.id.to_string(),
+            id: id_str(g.id),
             name: g.name.clone(),
             visibility: g.visibility.clone(),
-            url: format!("{}/groups/{}", s.base_url(), g.id),
+            url: joined(&[&s.base_url(), "/groups/", &id_str(g.id)]),
         }
     }
 }
@@ -257,17 +274,19 @@ impl Status {
         let s = authors.settings;
         let base = s.base_url();
         let st = &v.status;
+        let id = id_str(st.id);
+        let username = &v.account.username;
         Self {
-            id: st.id.to_string(),
             created_at: iso_time(st.created_at),
-            in_reply_to_id: st.in_reply_to_id.map(|i| i.to_string()),
-            in_reply_to_account_id: st.in_reply_to_account_id.map(|i| i.to_string()),
+            in_reply_to_id: st.in_reply_to_id.map(id_str),
+            in_reply_to_account_id: st.in_reply_to_account_id.map(id_str),
             sensitive: st.sensitive,
             spoiler_text: st.spoiler_text.clone(),
             visibility: st.visibility.clone(),
             language: st.language.clone(),
-            uri: format!("{base}/users/{}/statuses/{}", v.account.username, st.id),
-            url: format!("{base}/@{}/{}", v.account.username, st.id),
+            uri: joined(&[&base, "/users/", username, "/statuses/", &id]),
+            url: joined(&[&base, "/@", username, "/", &id]),
+            id,
             replies_count: st.replies_count,
             reblogs_count: st.reblogs_count,
             favourites_count: st.favourites_count,
@@ -292,10 +311,10 @@ impl Status {
                 .mentions
                 .iter()
                 .map(|m| Mention {
-                    id: m.id.to_string(),
+                    id: id_str(m.id),
                     username: m.username.clone(),
                     acct: m.username.clone(),
-                    url: format!("{base}/@{}", m.username),
+                    url: joined(&[&base, "/@", &m.username]),
                 })
                 .collect(),
             tags: v
@@ -303,7 +322,7 @@ impl Status {
                 .iter()
                 .map(|t| Tag {
                     name: t.clone(),
-                    url: format!("{base}/tags/{t}"),
+                    url: joined(&[&base, "/tags/", t]),
                 })
                 .collect(),
             emojis: Vec::new(),
