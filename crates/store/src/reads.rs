@@ -18,7 +18,6 @@ use crate::db::Arg;
 use crate::{Result, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row as _};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
@@ -233,17 +232,23 @@ fn read_rows(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> Result<Vec<Row
 }
 
 /// Binds `args` to the `$1`… placeholders of a rusqlite statement.
+///
+/// SQLite numbers a statement's distinct parameters in order of first appearance, so
+/// each parameter's own name (`$n`) says which argument it takes, whatever the order and
+/// repeats in the SQL. Looking each argument's name up instead (formatting `$n`, then
+/// rusqlite's name cache) cost ~3% of a home page.
 pub(crate) fn bind_args(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> Result<()> {
-    let mut name = String::with_capacity(8);
-    for (i, a) in args.iter().enumerate() {
-        // Placeholders are named `$n` and may repeat, so bind by name, not position.
-        name.clear();
-        // Writing into a String cannot fail.
-        let _ = write!(name, "${}", i + 1);
-        let Some(index) = stmt.parameter_index(&name)? else {
-            continue;
+    for index in 1..=stmt.parameter_count() {
+        let n = stmt
+            .parameter_name(index)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|n| n.parse::<usize>().ok());
+        let Some(arg) = n.and_then(|n| args.get(n.wrapping_sub(1))) else {
+            return Err(StoreError::Read(format!(
+                "parameter {index} of the statement has no argument"
+            )));
         };
-        match a {
+        match arg {
             Arg::I(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::S(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::N | Arg::NullText => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
@@ -501,6 +506,31 @@ mod tests {
         assert_eq!(row.opt_text("c").unwrap().as_deref(), Some("three"));
         assert!(row.int("d").is_err());
         assert_eq!(row.opt_int("b").unwrap(), None);
+    }
+
+    /// Each `$n` takes the n-th argument wherever it appears, however often, in any
+    /// order; a placeholder without an argument is an error, not a silent NULL.
+    #[tokio::test]
+    async fn placeholders_take_their_numbered_argument() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.db");
+        let db = Db::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        let (row, missing) = db
+            .read(|c| {
+                let args = [crate::db::Arg::I(1), crate::db::Arg::S("two".into())];
+                let row = c.rows("SELECT $2, $1, $2 + 0 = 0, $1 * 10", &args)?;
+                let missing = c.rows("SELECT $1, $3", &args).is_err();
+                Ok((row, missing))
+            })
+            .await
+            .unwrap();
+        assert_eq!(row[0].text_at(0).unwrap(), "two");
+        assert_eq!(row[0].int_at(1).unwrap(), 1);
+        assert_eq!(row[0].int_at(2).unwrap(), 1);
+        assert_eq!(row[0].int_at(3).unwrap(), 10);
+        assert!(missing);
     }
 
     /// The statements of one read see one snapshot: a write committed by another
