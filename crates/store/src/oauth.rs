@@ -11,6 +11,20 @@ use sqlx::Row;
 const APP_COLUMNS: &str =
     "id, name, website, redirect_uris, scopes, client_id, client_secret, created_at";
 
+/// A token and its account, by the token's hash (spelled out once: every authenticated
+/// request reads it).
+static TOKEN_BY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let cols = ACCOUNT_COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT t.id AS token_id, t.app_id, t.account_id AS token_account, t.scopes, t.created_at AS token_created, {cols} \
+         FROM oauth_tokens t LEFT JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
+    )
+});
+
 impl Db {
     /// Registers an application.
     pub async fn create_app(&self, app: &AppRecord) -> Result<()> {
@@ -81,18 +95,10 @@ impl Db {
         token_hash: &str,
     ) -> Result<(TokenRecord, Option<AccountRecord>)> {
         // One round trip on the hottest path: every authenticated request comes here.
-        let cols = ACCOUNT_COLUMNS
-            .split(", ")
-            .map(|c| format!("a.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT t.id AS token_id, t.app_id, t.account_id AS token_account, t.scopes, t.created_at AS token_created, {cols} \
-             FROM oauth_tokens t LEFT JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
-        );
+        let sql = TOKEN_BY_HASH.as_str();
         let hash = token_hash.to_owned();
         self.read(move |c| {
-            let rows = c.rows(&sql, &[Arg::S(hash)])?;
+            let rows = c.rows(sql, &[Arg::S(hash)])?;
             let row = rows.first().ok_or(StoreError::NotFound)?;
             let token = TokenRecord {
                 id: row.int("token_id")?,
