@@ -1,9 +1,9 @@
 //! Accounts: sign-up, credentials, profiles, follows, blocks, mutes and relationships.
 
-use crate::entities::{Account, Relationship, Status, Token};
+use crate::entities::{Account, Relationship, Token};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, Body, MaybeAuth, Params, flex_bool, path_id};
-use crate::pagination::{PageParams, accounts_page, statuses_page};
+use crate::pagination::{PageParams, StatusList, accounts_page, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, patch, post};
@@ -217,7 +217,7 @@ async fn statuses(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<AccountStatusesParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     if let Some(p) = &p {
         p.require("read:statuses")?;
     }
@@ -227,7 +227,7 @@ async fn statuses(
     if q.only_media.unwrap_or(false) {
         // No post carries media yet; the filter is honoured by returning none.
         app.account(id).await?;
-        return Ok((HeaderMap::new(), Json(Vec::new())));
+        return Ok((HeaderMap::new(), StatusList(Vec::new())));
     }
     let filter = AccountTimelineFilter {
         exclude_replies: q.exclude_replies.unwrap_or(false),

@@ -5,10 +5,10 @@
 //! Conventions are Mastodon's: string ids, `Link` pagination, `{"error"}` bodies; join
 //! requests are answered like follow requests (`…/requests/:account_id/authorize`).
 
-use crate::entities::{Account, Status};
+use crate::entities::Account;
 use crate::error::ApiResult;
 use crate::extract::{AccountIds, Auth, Body, MaybeAuth, Params, flex_bool, path_id};
-use crate::pagination::{PageParams, accounts_page, link_header, statuses_page};
+use crate::pagination::{PageParams, StatusList, accounts_page, link_header, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post, put};
@@ -372,7 +372,7 @@ async fn timeline(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PageParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     let viewer = reader(&p, "read:statuses")?;
     let paged = app
         .timeline(viewer, Timeline::Group(path_id(&id)?), q.page()?)

@@ -4,10 +4,10 @@
 //! The List entity is defined here rather than in [`crate::entities`] because these
 //! routes are its only users; it is still a Mastodon shape living in the API layer.
 
-use crate::entities::{Account, Status};
+use crate::entities::Account;
 use crate::error::ApiResult;
 use crate::extract::{AccountIds, Auth, Body, Params, flex_bool, path_id};
-use crate::pagination::{PageParams, link_header};
+use crate::pagination::{PageParams, StatusList, link_header, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
@@ -199,13 +199,12 @@ async fn timeline(
     Path(id): Path<String>,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PageParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     p.require("read:lists")?;
     let paged = app
         .timeline(Some(p.account()?), Timeline::List(path_id(&id)?), q.page()?)
         .await?;
-    let headers = link_header(&app.settings().base_url(), &uri, &paged);
-    Ok((headers, Json(Status::many(&paged.items, app.settings()))))
+    Ok(statuses_page(&app, &uri, &paged))
 }
 
 /// `GET /api/v1/accounts/:id/lists`: the caller's lists that have this account in them.

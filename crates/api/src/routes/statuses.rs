@@ -3,7 +3,7 @@
 use crate::entities::{Account, Status, iso_time};
 use crate::error::ApiResult;
 use crate::extract::{Auth, Body, MaybeAuth, Params, flex_bool, flex_id, path_id};
-use crate::pagination::{PageParams, accounts_page, statuses_page};
+use crate::pagination::{PageParams, StatusList, accounts_page, statuses_page};
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
@@ -341,7 +341,7 @@ async fn marked(
     bookmarks: bool,
     uri: &axum::http::Uri,
     q: &PageParams,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     let paged = app.marked(p.account()?, bookmarks, q.page()?).await?;
     Ok(statuses_page(app, uri, &paged))
 }
@@ -352,7 +352,7 @@ async fn favourites(
     Auth(p): Auth,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PageParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     p.require("read:favourites")?;
     marked(&app, &p, false, &uri, &q).await
 }
@@ -363,7 +363,7 @@ async fn bookmarks(
     Auth(p): Auth,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PageParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     p.require("read:bookmarks")?;
     marked(&app, &p, true, &uri, &q).await
 }

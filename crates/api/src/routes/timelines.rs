@@ -1,13 +1,12 @@
 //! Timelines: home, network (public) and hashtag.
 
-use crate::entities::Status;
 use crate::error::ApiResult;
 use crate::extract::{Auth, MaybeAuth, Params, flex_bool};
-use crate::pagination::{PageParams, statuses_page};
+use crate::pagination::{PageParams, StatusList, statuses_page};
+use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use starling_service::Starling;
 use starling_service::timelines::Timeline;
@@ -25,7 +24,7 @@ async fn home(
     Auth(p): Auth,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PageParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     p.require("read:statuses")?;
     let paged = app
         .timeline(Some(p.account()?), Timeline::Home, q.page()?)
@@ -49,14 +48,14 @@ async fn public(
     MaybeAuth(p): MaybeAuth,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PublicParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     if let Some(p) = &p {
         p.require("read:statuses")?;
     }
     let page = q.page.page()?;
     if q.remote.unwrap_or(false) || q.only_media.unwrap_or(false) {
         // Starling has no remote posts and no media yet: these filters match nothing.
-        return Ok((HeaderMap::new(), Json(Vec::new())));
+        return Ok((HeaderMap::new(), StatusList(Vec::new())));
     }
     let viewer = p.as_ref().and_then(|p| p.account.as_ref());
     let paged = app.timeline(viewer, Timeline::Public, page).await?;
@@ -70,7 +69,7 @@ async fn tag(
     Path(tag): Path<String>,
     OriginalUri(uri): OriginalUri,
     Params(q): Params<PublicParams>,
-) -> ApiResult<(HeaderMap, Json<Vec<Status>>)> {
+) -> ApiResult<(HeaderMap, StatusList)> {
     if let Some(p) = &p {
         p.require("read:statuses")?;
     }
