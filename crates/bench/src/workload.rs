@@ -141,6 +141,40 @@ impl Recorder {
     }
 }
 
+/// Latencies of a closed loop's requests by what they were: the `mixed` workload reports
+/// its reads and its posts apart too.
+struct Kinds {
+    home: Recorder,
+    post: Recorder,
+    /// Everything else (the `instance` ceiling): not reported apart.
+    other: Recorder,
+}
+
+impl Kinds {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            home: Recorder::new()?,
+            post: Recorder::new()?,
+            other: Recorder::new()?,
+        })
+    }
+
+    /// The recorder of requests of `op` (as sent, never `Op::Mixed`).
+    fn of(&mut self, op: Op) -> &mut Recorder {
+        match op {
+            Op::Home => &mut self.home,
+            Op::Post => &mut self.post,
+            Op::Instance | Op::Mixed => &mut self.other,
+        }
+    }
+
+    fn merge(&mut self, other: Kinds) -> anyhow::Result<()> {
+        self.home.merge(other.home)?;
+        self.post.merge(other.post)?;
+        self.other.merge(other.other)
+    }
+}
+
 /// One line of results.
 #[derive(Debug, Clone)]
 pub struct Line {
@@ -289,15 +323,29 @@ impl Load {
             Workload::Stream => return self.stream(tokens, seed).await,
             Workload::Web => return self.web(tokens, seed).await,
         };
-        let (elapsed, recorder) = self.closed_loop(op, self.connections, tokens, seed).await?;
+        let (elapsed, recorder, kinds) =
+            self.closed_loop(op, self.connections, tokens, seed).await?;
+        let mut lines = vec![Line {
+            label: workload.name().to_owned(),
+            elapsed: Some(elapsed),
+            vs_ceiling: true,
+            successes_only: false,
+            recorder,
+        }];
+        // The mixed load's reads and posts apart: its tail is mostly the posts'.
+        if workload == Workload::Mixed {
+            for (kind, recorder) in [("home read", kinds.home), ("post", kinds.post)] {
+                lines.push(Line {
+                    label: format!("{}: {kind}", workload.name()),
+                    elapsed: Some(elapsed),
+                    vs_ceiling: false,
+                    successes_only: false,
+                    recorder,
+                });
+            }
+        }
         Ok(Measured {
-            lines: vec![Line {
-                label: workload.name().to_owned(),
-                elapsed: Some(elapsed),
-                vs_ceiling: true,
-                successes_only: false,
-                recorder,
-            }],
+            lines,
             memory: Vec::new(),
             cpu: Vec::new(),
         })
@@ -321,7 +369,7 @@ impl Load {
         workers: usize,
         tokens: Option<Arc<Tokens>>,
         seed: u64,
-    ) -> anyhow::Result<(Duration, Recorder)> {
+    ) -> anyhow::Result<(Duration, Recorder, Kinds)> {
         let started = Instant::now();
         let deadline = started + self.duration;
         let mut tasks = JoinSet::new();
@@ -329,19 +377,24 @@ impl Load {
             let client = self.client(tokens.clone());
             let mut rng = StdRng::seed_from_u64(seed.wrapping_add(worker as u64));
             let mut recorder = Recorder::new()?;
+            let mut kinds = Kinds::new()?;
             tasks.spawn(async move {
                 while Instant::now() < deadline {
-                    let (latency, outcome) = client.send(op, &mut rng).await;
+                    let (sent, latency, outcome) = client.send(op, &mut rng).await;
                     recorder.record(latency, &outcome);
+                    kinds.of(sent).record(latency, &outcome);
                 }
-                recorder
+                (recorder, kinds)
             });
         }
         let mut total = Recorder::new()?;
+        let mut kinds = Kinds::new()?;
         while let Some(done) = tasks.join_next().await {
-            total.merge(done?)?;
+            let (recorder, of_kind) = done?;
+            total.merge(recorder)?;
+            kinds.merge(of_kind)?;
         }
-        Ok((started.elapsed(), total))
+        Ok((started.elapsed(), total, kinds))
     }
 
     /// Home reads on all connections but one; on that one the celebrity posts every
@@ -411,7 +464,7 @@ impl Load {
             (elapsed, posts, delivery)
         });
         let readers = self.connections.saturating_sub(1);
-        let (elapsed, reads) = self
+        let (elapsed, reads, _) = self
             .closed_loop(Op::Home, readers, Some(tokens), seed)
             .await?;
         let (posting_time, posts, delivery) = poster.await?;
@@ -479,12 +532,18 @@ impl Client {
             .ok_or_else(|| "no tokens file".to_owned())
     }
 
-    async fn send(&self, op: Op, rng: &mut StdRng) -> (Duration, Result<(), String>) {
+    /// Sends one request of `op`; returns what was sent (a mixed load's read or post).
+    async fn send(&self, op: Op, rng: &mut StdRng) -> (Op, Duration, Result<(), String>) {
         let op = match op {
             Op::Mixed if rng.gen_ratio(1, MIXED_READS_PER_POST + 1) => Op::Post,
             Op::Mixed => Op::Home,
             other => other,
         };
+        let (latency, outcome) = self.send_one(op, rng).await;
+        (op, latency, outcome)
+    }
+
+    async fn send_one(&self, op: Op, rng: &mut StdRng) -> (Duration, Result<(), String>) {
         match op {
             Op::Instance => {
                 let request = self.http.get(self.instance_url.clone());
@@ -675,6 +734,26 @@ mod tests {
             assert!(text.bytes().all(|b| b == b' ' || b.is_ascii_lowercase()));
             assert_eq!(text.trim(), text);
         }
+    }
+
+    #[test]
+    fn a_mixed_loads_reads_and_posts_are_kept_apart() -> anyhow::Result<()> {
+        let mut a = Kinds::new()?;
+        let mut b = Kinds::new()?;
+        a.of(Op::Home)
+            .record(Duration::from_millis(2), &Ok::<(), String>(()));
+        a.of(Op::Post)
+            .record(Duration::from_millis(30), &Ok::<(), String>(()));
+        b.of(Op::Home)
+            .record(Duration::from_millis(3), &Err::<(), _>("x".into()));
+        b.of(Op::Instance)
+            .record(Duration::from_millis(1), &Ok::<(), String>(()));
+        a.merge(b)?;
+        assert_eq!((a.home.requests, a.home.errors), (2, 1));
+        assert_eq!((a.post.requests, a.post.errors), (1, 0));
+        assert!(a.post.histogram.min() >= 30_000);
+        assert_eq!(a.other.requests, 1);
+        Ok(())
     }
 
     #[test]
