@@ -8,6 +8,7 @@ use crate::{Result, Starling};
 use starling_store::tags::HomeContext;
 use starling_store::timelines::AccountTimelineFilter;
 use starling_store::{AccountRecord, Page, StatusRecord};
+use std::sync::Arc;
 
 /// Most rounds of fetching when visibility filtering leaves a page short.
 const MAX_ROUNDS: usize = 5;
@@ -120,7 +121,8 @@ impl Starling {
                     let (context, raw, facts) =
                         self.db().home_round(me.id, home.take(), &cursor).await?;
                     let (len, last) = (raw.len(), raw.last().map(|s| s.id));
-                    let batch = Batch::new(Some(me), raw, facts);
+                    let given = raw.into_iter().map(Arc::new).collect();
+                    let batch = Batch::new(Some(me), given, facts);
                     let views = views_of(&batch, |b, s| {
                         !context.hidden_authors.contains(&s.account_id)
                             && b.sees(s, true)

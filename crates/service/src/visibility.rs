@@ -41,10 +41,9 @@ impl Batch {
     /// The batch for `statuses` from the facts read about them.
     pub(crate) fn new(
         viewer: Option<&AccountRecord>,
-        statuses: Vec<StatusRecord>,
+        given: Vec<Arc<StatusRecord>>,
         facts: PageFacts,
     ) -> Self {
-        let given: Vec<Arc<StatusRecord>> = statuses.into_iter().map(Arc::new).collect();
         let posts: HashMap<i64, Arc<StatusRecord>> = (given.iter().cloned())
             .chain(facts.originals.into_iter().map(Arc::new))
             .map(|s| (s.id, s))
@@ -147,7 +146,8 @@ impl Starling {
     ) -> Result<Batch> {
         let keys = statuses.iter().map(PostKey::of).collect();
         let facts = self.db().post_facts(viewer.map(|v| v.id), keys).await?;
-        Ok(Batch::new(viewer, statuses, facts))
+        let given = statuses.into_iter().map(Arc::new).collect();
+        Ok(Batch::new(viewer, given, facts))
     }
 
     /// One post if `viewer` may see it; 404 otherwise, never revealing that it exists.

@@ -340,12 +340,12 @@ impl Db {
     pub async fn viewer_facts(
         &self,
         viewer: i64,
-        status: StatusRecord,
+        post: crate::facts::PostKey,
         mut facts: PageFacts,
         with_context: bool,
     ) -> Result<(PageFacts, Option<HomeContext>)> {
         self.read(move |c| {
-            facts.add_viewer_part(c, viewer, &[crate::facts::PostKey::of(&status)])?;
+            facts.add_viewer_part(c, viewer, &[post])?;
             let context = if with_context {
                 Some(crate::tags::home_context(c, viewer)?)
             } else {

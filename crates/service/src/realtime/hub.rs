@@ -173,8 +173,8 @@ pub(crate) enum SharedPost {
 /// facts that depend on the viewer for the connected accounts in its audience.
 #[derive(Debug)]
 pub(crate) struct PostForAll {
-    /// The post.
-    pub(crate) status: StatusRecord,
+    /// The post (shared by the views every subscriber builds of it).
+    pub(crate) status: Arc<StatusRecord>,
     /// The facts that are the same for every viewer.
     pub(crate) facts: PageFacts,
     /// Each audience member's part; a subscriber not in it reads its own.
@@ -385,7 +385,7 @@ async fn read_for_all(
         }
     };
     Some(Arc::new(SharedPost::Found(Box::new(PostForAll {
-        status,
+        status: Arc::new(status),
         facts,
         parts,
     }))))

@@ -17,6 +17,7 @@ use crate::visibility::Batch;
 use crate::{Result, ServiceError, Starling};
 use starling_domain::tag::parse_tag;
 use starling_domain::visibility::Visibility;
+use starling_store::facts::PostKey;
 use starling_store::tags::HomeContext;
 use starling_store::{AccountRecord, StatusRecord, StoreError};
 use std::collections::VecDeque;
@@ -401,7 +402,7 @@ impl Subscription {
                     None => {
                         read_here = match self.app.db().shared_post(post.id).await {
                             Ok(Some((status, facts))) => SharedPost::Found(Box::new(PostForAll {
-                                status,
+                                status: Arc::new(status),
                                 facts,
                                 parts: None,
                             })),
@@ -425,12 +426,17 @@ impl Subscription {
                         let with_context = wanted.iter().any(|w| matches!(w, StreamSpec::User));
                         self.app
                             .db()
-                            .viewer_facts(me, status.clone(), found.facts.clone(), with_context)
+                            .viewer_facts(
+                                me,
+                                PostKey::of(status),
+                                found.facts.clone(),
+                                with_context,
+                            )
                             .await
                             .map_err(|e| Stop::Failed(e.into()))?
                     }
                 };
-                let batch = Batch::new(Some(&self.me), vec![status.clone()], facts);
+                let batch = Batch::new(Some(&self.me), vec![Arc::clone(status)], facts);
                 let Some(view) = views_of(&batch, |_, _| true).into_iter().next() else {
                     return Ok(Vec::new());
                 };
