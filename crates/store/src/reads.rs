@@ -252,6 +252,13 @@ pub(crate) fn bind_args(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> Res
             Arg::I(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::S(v) => stmt.raw_bind_parameter(index, v)?,
             Arg::N | Arg::NullText => stmt.raw_bind_parameter(index, rusqlite::types::Null)?,
+            Arg::Ids(ids) => {
+                let values: Vec<rusqlite::types::Value> = ids
+                    .iter()
+                    .map(|id| rusqlite::types::Value::Integer(*id))
+                    .collect();
+                stmt.raw_bind_parameter(index, std::rc::Rc::new(values))?
+            }
         }
     }
     Ok(())
@@ -361,6 +368,8 @@ impl SqliteReaders {
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        // `rarray`, the id lists of the hot reads (see `crate::db::IdList`).
+        rusqlite::vtab::array::load_module(&conn)?;
         Ok(conn)
     }
 

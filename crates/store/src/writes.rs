@@ -183,6 +183,8 @@ impl SqliteWriter {
         // memory is scarce (see the README's benchmark section).
         conn.execute_batch("PRAGMA cache_size = -1024;")?;
         conn.set_prepared_statement_cache_capacity(WRITE_STATEMENTS);
+        // Writes read posts through the facts' lookups too (see `crate::db::IdList`).
+        rusqlite::vtab::array::load_module(&conn)?;
         Ok(conn)
     }
 
