@@ -2,12 +2,12 @@
 //! and their conversions from service views. These shapes live only here.
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct as _, Serializer};
 use starling_service::auth::IssuedToken;
 use starling_service::groups::GroupRecord;
 use starling_service::push::PushSubscriptionRecord;
 use starling_service::views::{NotificationView, StatusView};
 use starling_service::{AccountRecord, AppRecord, RelationshipRecord, Settings};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -20,24 +20,7 @@ const LAST_MILLI: i64 = 253_402_300_799_999;
 /// a time, and `time`'s general formatter cost ~3,000 instructions per call (6% of a home
 /// page in callgrind). Times outside 1970–9999 (never stored) are clamped to that range.
 pub fn iso_time(millis: i64) -> String {
-    let millis = u64::try_from(millis.clamp(0, LAST_MILLI)).unwrap_or_default();
-    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis)).to_string()
-}
-
-/// An id as Mastodon sends it, a decimal string (through `itoa`: `to_string` goes through
-/// the formatting machinery, and a page has a hundred ids).
-fn id_str(id: i64) -> String {
-    itoa::Buffer::new().format(id).to_owned()
-}
-
-/// `parts` joined into one string, allocated once: the URLs of every account and post on
-/// a page are built this way (`format!` cost ~1,400 instructions each, 9% of a home page).
-fn joined(parts: &[&str]) -> String {
-    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
-    for part in parts {
-        out.push_str(part);
-    }
-    out
+    rfc3339(millis).to_string()
 }
 
 /// Formats Unix milliseconds as a date: `2024-01-01`.
@@ -56,13 +39,94 @@ fn note_html(note: &str) -> String {
     format!("<p>{escaped}</p>")
 }
 
-/// A field of a profile (unused for now, always empty).
-#[derive(Debug, Serialize)]
-pub struct Field {
-    name: String,
-    value: String,
-    verified_at: Option<String>,
+/// Text formatted on the stack (an id, a time) and handed to the serializer: a page
+/// writes a hundred of them, and a `String` each was an allocation and a free.
+struct StackText {
+    buf: [u8; 40],
+    len: usize,
 }
+
+impl StackText {
+    /// `value` formatted, cut to at most `max` bytes (whole ASCII characters).
+    fn of(value: &impl std::fmt::Display, max: usize) -> Self {
+        use std::fmt::Write as _;
+        let mut text = Self {
+            buf: [0; 40],
+            len: 0,
+        };
+        // Ids and times fit; anything longer is cut rather than a panic.
+        let _ = write!(text, "{value}");
+        text.len = text.len.min(max);
+        text
+    }
+
+    fn as_str(&self) -> &str {
+        self.buf
+            .get(..self.len)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let slot = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        slot.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// An id as Mastodon writes it: a decimal string.
+struct Id(i64);
+
+impl Serialize for Id {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(itoa::Buffer::new().format(self.0))
+    }
+}
+
+/// Unix milliseconds written as [`iso_time`] writes them, without allocating.
+struct Time(i64);
+
+/// Unix milliseconds written as [`iso_date`] writes them, without allocating.
+struct Date(i64);
+
+fn rfc3339(millis: i64) -> humantime::Rfc3339Timestamp {
+    let millis = u64::try_from(millis.clamp(0, LAST_MILLI)).unwrap_or_default();
+    humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis))
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(StackText::of(&rfc3339(self.0), usize::MAX).as_str())
+    }
+}
+
+impl Serialize for Date {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(StackText::of(&rfc3339(self.0), "2024-01-01".len()).as_str())
+    }
+}
+
+/// A URL written from its parts, without joining them first.
+struct Url<'a, const N: usize>([&'a str; N]);
+
+impl<const N: usize> std::fmt::Display for Url<'_, N> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|part| f.write_str(part))
+    }
+}
+
+impl<const N: usize> Serialize for Url<'_, N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// An always-empty list (`emojis`, `fields`, `media_attachments`…).
+const NONE: [(); 0] = [];
 
 /// The `source` block of the signed-in account.
 #[derive(Debug, Serialize)]
@@ -71,271 +135,319 @@ pub struct Source {
     sensitive: bool,
     language: Option<String>,
     note: String,
-    fields: Vec<Field>,
+    fields: Vec<()>,
     follow_requests_count: i64,
 }
 
+/// What only the signed-in account's own view has.
+#[derive(Debug)]
+struct Credential {
+    source: Source,
+    role: serde_json::Value,
+}
+
+/// Mastodon's Account entity, written from a borrowed record (see [`Account`] for one
+/// that owns it).
+struct AccountJson<'a> {
+    a: &'a AccountRecord,
+    base: &'a str,
+    credential: Option<&'a Credential>,
+}
+
+impl Serialize for AccountJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (a, base) = (self.a, self.base);
+        let avatar = Url([base, "/avatars/original/missing.png"]);
+        let header = Url([base, "/headers/original/missing.png"]);
+        let mut m = s.serialize_struct("Account", 25)?;
+        m.serialize_field("id", &Id(a.id))?;
+        m.serialize_field("username", &a.username)?;
+        m.serialize_field("acct", &a.username)?;
+        m.serialize_field("display_name", &a.display_name)?;
+        m.serialize_field("locked", &a.locked)?;
+        m.serialize_field("bot", &a.bot)?;
+        m.serialize_field("discoverable", &a.discoverable)?;
+        m.serialize_field("group", &false)?;
+        m.serialize_field("noindex", &false)?;
+        m.serialize_field("created_at", &Time(a.created_at))?;
+        m.serialize_field("note", &note_html(&a.note))?;
+        m.serialize_field("url", &Url([base, "/@", &a.username]))?;
+        m.serialize_field("uri", &Url([base, "/users/", &a.username]))?;
+        m.serialize_field("avatar", &avatar)?;
+        m.serialize_field("avatar_static", &avatar)?;
+        m.serialize_field("header", &header)?;
+        m.serialize_field("header_static", &header)?;
+        m.serialize_field("followers_count", &a.followers_count)?;
+        m.serialize_field("following_count", &a.following_count)?;
+        m.serialize_field("statuses_count", &a.statuses_count)?;
+        m.serialize_field("last_status_at", &a.last_status_at.map(Date))?;
+        m.serialize_field("emojis", &NONE)?;
+        m.serialize_field("fields", &NONE)?;
+        if let Some(c) = self.credential {
+            m.serialize_field("source", &c.source)?;
+            m.serialize_field("role", &c.role)?;
+        }
+        m.end()
+    }
+}
+
 /// Mastodon's Account entity.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct Account {
-    id: String,
-    username: String,
-    acct: String,
-    display_name: String,
-    locked: bool,
-    bot: bool,
-    discoverable: bool,
-    group: bool,
-    noindex: bool,
-    created_at: String,
-    note: String,
-    url: String,
-    uri: String,
-    avatar: String,
-    avatar_static: String,
-    header: String,
-    header_static: String,
-    followers_count: i64,
-    following_count: i64,
-    statuses_count: i64,
-    last_status_at: Option<String>,
-    emojis: Vec<()>,
-    fields: Vec<Field>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source: Option<Source>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<serde_json::Value>,
+    record: Arc<AccountRecord>,
+    base: Arc<str>,
+    credential: Option<Box<Credential>>,
+}
+
+impl Serialize for Account {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        AccountJson {
+            a: &self.record,
+            base: &self.base,
+            credential: self.credential.as_deref(),
+        }
+        .serialize(s)
+    }
 }
 
 impl Account {
     /// The public view of an account.
     pub fn from_record(a: &AccountRecord, s: &Settings) -> Self {
-        let base = s.base_url();
-        let avatar = s.default_avatar_url();
-        let header = joined(&[&base, "/headers/original/missing.png"]);
         Self {
-            id: id_str(a.id),
-            username: a.username.clone(),
-            acct: a.username.clone(),
-            display_name: a.display_name.clone(),
-            locked: a.locked,
-            bot: a.bot,
-            discoverable: a.discoverable,
-            group: false,
-            noindex: false,
-            created_at: iso_time(a.created_at),
-            note: note_html(&a.note),
-            uri: joined(&[&base, "/users/", &a.username]),
-            url: joined(&[&base, "/@", &a.username]),
-            avatar_static: avatar.clone(),
-            avatar,
-            header_static: header.clone(),
-            header,
-            followers_count: a.followers_count,
-            following_count: a.following_count,
-            statuses_count: a.statuses_count,
-            last_status_at: a.last_status_at.map(iso_date),
-            emojis: Vec::new(),
-            fields: Vec::new(),
-            source: None,
-            role: None,
+            record: Arc::new(a.clone()),
+            base: Arc::from(&*s.base_url()),
+            credential: None,
         }
     }
 
     /// The signed-in account's own view, with `source` and `role`.
     pub fn credential(a: &AccountRecord, s: &Settings) -> Self {
         let mut acc = Self::from_record(a, s);
-        acc.source = Some(Source {
-            privacy: a.default_privacy.clone(),
-            sensitive: a.default_sensitive,
-            language: a.default_language.clone(),
-            note: a.note.clone(),
-            fields: Vec::new(),
-            follow_requests_count: 0,
-        });
-        acc.role = Some(serde_json::json!({
-            "id": if a.is_admin() { "3" } else { "-99" },
-            "name": if a.is_admin() { "Admin" } else { "" },
-            "permissions": if a.is_admin() { "1" } else { "0" },
-            "color": "",
-            "highlighted": a.is_admin(),
+        acc.credential = Some(Box::new(Credential {
+            source: Source {
+                privacy: a.default_privacy.clone(),
+                sensitive: a.default_sensitive,
+                language: a.default_language.clone(),
+                note: a.note.clone(),
+                fields: Vec::new(),
+                follow_requests_count: 0,
+            },
+            role: serde_json::json!({
+                "id": if a.is_admin() { "3" } else { "-99" },
+                "name": if a.is_admin() { "Admin" } else { "" },
+                "permissions": if a.is_admin() { "1" } else { "0" },
+                "color": "",
+                "highlighted": a.is_admin(),
+            }),
         }));
         acc
     }
 }
 
 /// A mention inside a Status.
-#[derive(Debug, Serialize)]
-pub struct Mention {
-    id: String,
-    username: String,
-    acct: String,
-    url: String,
+struct MentionJson<'a> {
+    a: &'a AccountRecord,
+    base: &'a str,
+}
+
+impl Serialize for MentionJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("Mention", 4)?;
+        m.serialize_field("id", &Id(self.a.id))?;
+        m.serialize_field("username", &self.a.username)?;
+        m.serialize_field("acct", &self.a.username)?;
+        m.serialize_field("url", &Url([self.base, "/@", &self.a.username]))?;
+        m.end()
+    }
 }
 
 /// A hashtag inside a Status.
-#[derive(Debug, Serialize)]
-pub struct Tag {
-    name: String,
-    url: String,
+struct TagJson<'a> {
+    name: &'a str,
+    base: &'a str,
 }
 
-/// Mastodon's Status entity.
-#[derive(Debug, Serialize)]
-pub struct Status {
-    id: String,
-    created_at: String,
-    in_reply_to_id: Option<String>,
-    in_reply_to_account_id: Option<String>,
-    sensitive: bool,
-    spoiler_text: String,
-    visibility: String,
-    language: Option<String>,
-    uri: String,
-    url: String,
-    replies_count: i64,
-    reblogs_count: i64,
-    favourites_count: i64,
-    edited_at: Option<String>,
-    favourited: bool,
-    reblogged: bool,
-    muted: bool,
-    bookmarked: bool,
-    pinned: bool,
-    content: String,
-    text: String,
-    filtered: Vec<()>,
-    reblog: Option<Box<Status>>,
-    application: Option<serde_json::Value>,
-    account: Arc<Account>,
-    media_attachments: Vec<()>,
-    mentions: Vec<Mention>,
-    tags: Vec<Tag>,
-    emojis: Vec<()>,
-    card: Option<()>,
-    poll: Option<()>,
-    /// Starling: the group the post was written in.
-    group: Option<GroupRef>,
+impl Serialize for TagJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_struct("Tag", 2)?;
+        m.serialize_field("name", self.name)?;
+        m.serialize_field("url", &Url([self.base, "/tags/", self.name]))?;
+        m.end()
+    }
 }
 
 /// Starling: a group as named inside a status or a notification.
-#[derive(Debug, Serialize)]
+struct GroupJson<'a> {
+    g: &'a GroupRecord,
+    base: &'a str,
+}
+
+impl Serialize for GroupJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let id = itoa::Buffer::new().format(self.g.id).to_owned();
+        let mut m = s.serialize_struct("Group", 4)?;
+        m.serialize_field("id", &id)?;
+        m.serialize_field("name", &self.g.name)?;
+        m.serialize_field("visibility", &self.g.visibility)?;
+        m.serialize_field("url", &Url([self.base, "/groups/", &id]))?;
+        m.end()
+    }
+}
+
+/// Starling: a group as named inside a notification.
+#[derive(Debug)]
 pub struct GroupRef {
-    id: String,
-    name: String,
-    visibility: String,
-    url: String,
+    record: GroupRecord,
+    base: Arc<str>,
 }
 
 impl GroupRef {
     /// Converts a stored group.
     pub fn from_record(g: &GroupRecord, s: &Settings) -> Self {
         Self {
-            id: id_str(g.id),
-            name: g.name.clone(),
-            visibility: g.visibility.clone(),
-            url: joined(&[&s.base_url(), "/groups/", &id_str(g.id)]),
+            record: g.clone(),
+            base: Arc::from(&*s.base_url()),
         }
     }
 }
 
-/// The Account entities of one response's authors, each built once however many of the
-/// response's posts it wrote (a home page often has several by one author).
-struct Authors<'s> {
-    settings: &'s Settings,
-    built: HashMap<i64, Arc<Account>>,
+impl Serialize for GroupRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        GroupJson {
+            g: &self.record,
+            base: &self.base,
+        }
+        .serialize(s)
+    }
 }
 
-impl<'s> Authors<'s> {
-    fn new(settings: &'s Settings) -> Self {
-        Self {
-            settings,
-            built: HashMap::new(),
-        }
-    }
+/// Items written as a JSON list, each through `item`.
+struct ListOf<'a, T, F> {
+    items: &'a [T],
+    item: F,
+}
 
-    fn get(&mut self, a: &AccountRecord) -> Arc<Account> {
-        let settings = self.settings;
-        Arc::clone(
-            self.built
-                .entry(a.id)
-                .or_insert_with(|| Arc::new(Account::from_record(a, settings))),
-        )
+/// `items` written as a JSON list, each through `item`.
+fn list_of<'a, T, J: Serialize, F: Fn(&'a T) -> J>(items: &'a [T], item: F) -> ListOf<'a, T, F> {
+    ListOf { items, item }
+}
+
+impl<'a, T, J: Serialize, F: Fn(&'a T) -> J> Serialize for ListOf<'a, T, F> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.items.iter().map(&self.item))
+    }
+}
+
+/// Mastodon's Status entity, written straight from a post view: the view's records are
+/// borrowed, not copied into an entity first (on a home page those copies and their
+/// frees were a third of the allocations).
+struct StatusJson<'a> {
+    v: &'a StatusView,
+    base: &'a str,
+}
+
+impl Serialize for StatusJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (v, base) = (self.v, self.base);
+        let st = &*v.status;
+        let id = itoa::Buffer::new().format(st.id).to_owned();
+        let username = &v.account.username;
+        let mut m = s.serialize_struct("Status", 32)?;
+        m.serialize_field("id", &id)?;
+        m.serialize_field("created_at", &Time(st.created_at))?;
+        m.serialize_field("in_reply_to_id", &st.in_reply_to_id.map(Id))?;
+        m.serialize_field("in_reply_to_account_id", &st.in_reply_to_account_id.map(Id))?;
+        m.serialize_field("sensitive", &st.sensitive)?;
+        m.serialize_field("spoiler_text", &st.spoiler_text)?;
+        m.serialize_field("visibility", &st.visibility)?;
+        m.serialize_field("language", &st.language)?;
+        m.serialize_field("uri", &Url([base, "/users/", username, "/statuses/", &id]))?;
+        m.serialize_field("url", &Url([base, "/@", username, "/", &id]))?;
+        m.serialize_field("replies_count", &st.replies_count)?;
+        m.serialize_field("reblogs_count", &st.reblogs_count)?;
+        m.serialize_field("favourites_count", &st.favourites_count)?;
+        m.serialize_field("edited_at", &st.edited_at.map(Time))?;
+        m.serialize_field("favourited", &v.favourited)?;
+        // A reblog wrapper says whether the viewer reblogged the post it wraps.
+        let reblogged = v.reblog.as_ref().map_or(v.reblogged, |r| r.reblogged);
+        m.serialize_field("reblogged", &reblogged)?;
+        m.serialize_field("muted", &false)?;
+        m.serialize_field("bookmarked", &v.bookmarked)?;
+        m.serialize_field("pinned", &v.pinned)?;
+        m.serialize_field("content", &st.content)?;
+        m.serialize_field("text", &st.text)?;
+        m.serialize_field("filtered", &NONE)?;
+        let reblog = v.reblog.as_deref().map(|r| StatusJson { v: r, base });
+        m.serialize_field("reblog", &reblog)?;
+        m.serialize_field("application", &None::<()>)?;
+        let account = AccountJson {
+            a: &v.account,
+            base,
+            credential: None,
+        };
+        m.serialize_field("account", &account)?;
+        m.serialize_field("media_attachments", &NONE)?;
+        let mentions = list_of(&v.mentions, |a| MentionJson { a, base });
+        m.serialize_field("mentions", &mentions)?;
+        let tags = list_of(&v.tags, |name| TagJson { name, base });
+        m.serialize_field("tags", &tags)?;
+        m.serialize_field("emojis", &NONE)?;
+        m.serialize_field("card", &None::<()>)?;
+        m.serialize_field("poll", &None::<()>)?;
+        let group = v.group.as_deref().map(|g| GroupJson { g, base });
+        m.serialize_field("group", &group)?;
+        m.end()
+    }
+}
+
+/// Mastodon's Status entity.
+#[derive(Debug)]
+pub struct Status {
+    view: StatusView,
+    base: Arc<str>,
+}
+
+impl Serialize for Status {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StatusJson {
+            v: &self.view,
+            base: &self.base,
+        }
+        .serialize(s)
     }
 }
 
 impl Status {
     /// Converts a post view.
     pub fn from_view(v: &StatusView, s: &Settings) -> Self {
-        Self::render(v, &mut Authors::new(s))
-    }
-
-    fn render(v: &StatusView, authors: &mut Authors<'_>) -> Self {
-        let s = authors.settings;
-        let base = s.base_url();
-        let st = &v.status;
-        let id = id_str(st.id);
-        let username = &v.account.username;
         Self {
-            created_at: iso_time(st.created_at),
-            in_reply_to_id: st.in_reply_to_id.map(id_str),
-            in_reply_to_account_id: st.in_reply_to_account_id.map(id_str),
-            sensitive: st.sensitive,
-            spoiler_text: st.spoiler_text.clone(),
-            visibility: st.visibility.clone(),
-            language: st.language.clone(),
-            uri: joined(&[&base, "/users/", username, "/statuses/", &id]),
-            url: joined(&[&base, "/@", username, "/", &id]),
-            id,
-            replies_count: st.replies_count,
-            reblogs_count: st.reblogs_count,
-            favourites_count: st.favourites_count,
-            edited_at: st.edited_at.map(iso_time),
-            favourited: v.favourited,
-            // A reblog wrapper says whether the viewer reblogged the post it wraps.
-            reblogged: v.reblog.as_ref().map_or(v.reblogged, |r| r.reblogged),
-            muted: false,
-            bookmarked: v.bookmarked,
-            pinned: v.pinned,
-            content: st.content.clone(),
-            text: st.text.clone(),
-            filtered: Vec::new(),
-            reblog: v
-                .reblog
-                .as_ref()
-                .map(|r| Box::new(Self::render(r, authors))),
-            application: None,
-            account: authors.get(&v.account),
-            media_attachments: Vec::new(),
-            mentions: v
-                .mentions
-                .iter()
-                .map(|m| Mention {
-                    id: id_str(m.id),
-                    username: m.username.clone(),
-                    acct: m.username.clone(),
-                    url: joined(&[&base, "/@", &m.username]),
-                })
-                .collect(),
-            tags: v
-                .tags
-                .iter()
-                .map(|t| Tag {
-                    name: t.clone(),
-                    url: joined(&[&base, "/tags/", t]),
-                })
-                .collect(),
-            emojis: Vec::new(),
-            card: None,
-            poll: None,
-            group: v.group.as_ref().map(|g| GroupRef::from_record(g, s)),
+            view: v.clone(),
+            base: Arc::from(&*s.base_url()),
         }
     }
 
     /// Converts many post views.
     pub fn many(vs: &[StatusView], s: &Settings) -> Vec<Self> {
-        let mut authors = Authors::new(s);
-        vs.iter().map(|v| Self::render(v, &mut authors)).collect()
+        Self::from_views(vs.to_vec(), s)
+    }
+
+    /// Converts many post views, taking them.
+    pub fn from_views(vs: Vec<StatusView>, s: &Settings) -> Vec<Self> {
+        let base: Arc<str> = Arc::from(&*s.base_url());
+        vs.into_iter()
+            .map(|view| Self {
+                view,
+                base: Arc::clone(&base),
+            })
+            .collect()
+    }
+
+    /// A post view written as JSON text (streaming events), without taking or copying it.
+    pub fn json_of(v: &StatusView, s: &Settings) -> serde_json::Result<String> {
+        serde_json::to_string(&StatusJson {
+            v,
+            base: &s.base_url(),
+        })
     }
 }
 
@@ -591,4 +703,119 @@ impl EmailPreferences {
             email_enabled,
         }
     }
+}
+
+#[cfg(test)]
+mod entity_shape_tests {
+    #![allow(clippy::unwrap_used)] // Tests fail by panicking.
+    use super::*;
+    use starling_service::StatusRecord;
+
+    fn account(id: i64, name: &str, note: &str) -> AccountRecord {
+        AccountRecord {
+            id,
+            username: name.to_owned(),
+            email: format!("{name}@example.com"),
+            display_name: format!("{name} <Display> \"quoted\""),
+            note: note.to_owned(),
+            role: "member".to_owned(),
+            locked: false,
+            bot: id % 2 == 0,
+            discoverable: true,
+            default_privacy: "public".to_owned(),
+            default_sensitive: false,
+            default_language: None,
+            celebrity: false,
+            deactivated_at: None,
+            created_at: 1_704_110_400_123,
+            followers_count: 3,
+            following_count: 4,
+            statuses_count: 5,
+            last_status_at: Some(1_704_196_800_000),
+        }
+    }
+
+    fn post(id: i64, author: i64, reblog_of: Option<i64>) -> StatusRecord {
+        StatusRecord {
+            id,
+            account_id: author,
+            text: "hi @bo #rust \u{1F600}\n\"x\"".to_owned(),
+            content: "<p>hi <a href=\"x\">@bo</a></p>".to_owned(),
+            spoiler_text: String::new(),
+            sensitive: false,
+            visibility: "public".to_owned(),
+            language: Some("en".to_owned()),
+            in_reply_to_id: Some(7),
+            in_reply_to_account_id: Some(8),
+            reblog_of_id: reblog_of,
+            app_id: None,
+            created_at: 1_704_110_400_123,
+            edited_at: Some(1_704_110_500_000),
+            replies_count: 1,
+            reblogs_count: 2,
+            favourites_count: 3,
+            group_id: Some(9),
+        }
+    }
+
+    fn settings() -> Settings {
+        Settings {
+            base_url: Some("https://x.example".to_owned()),
+            ..Settings::default()
+        }
+    }
+
+    fn view() -> StatusView {
+        let original = StatusView {
+            status: Arc::new(post(20, 2, None)),
+            account: Arc::new(account(2, "bo", "line one\nline <two>")),
+            mentions: vec![Arc::new(account(3, "cy", ""))],
+            tags: vec!["rust".to_owned()],
+            reblog: None,
+            favourited: true,
+            reblogged: true,
+            bookmarked: false,
+            pinned: false,
+            group: Some(Arc::new(GroupRecord {
+                id: 9,
+                name: "Team \"A\"".to_owned(),
+                description: String::new(),
+                visibility: "private".to_owned(),
+                created_at: 0,
+                members_count: 2,
+            })),
+        };
+        StatusView {
+            status: Arc::new(post(21, 1, Some(20))),
+            account: Arc::new(account(1, "ana", "")),
+            mentions: Vec::new(),
+            tags: Vec::new(),
+            reblog: Some(Box::new(original)),
+            favourited: false,
+            reblogged: false,
+            bookmarked: true,
+            pinned: true,
+            group: None,
+        }
+    }
+
+    /// A reblog of a post with a mention, a hashtag, a group, markup, quotes and an
+    /// emoji, and an administrator's own account, written exactly as before the entities
+    /// were written straight from the records (and as Mastodon clients read them).
+    #[test]
+    fn statuses_and_accounts_keep_their_json() {
+        let s = settings();
+        let status = serde_json::to_string(&Status::from_view(&view(), &s)).unwrap();
+        assert_eq!(status, STATUS_JSON);
+        let streamed = Status::json_of(&view(), &s).unwrap();
+        assert_eq!(streamed, STATUS_JSON);
+        let mut a = account(4, "di", "bio");
+        a.role = "admin".to_owned();
+        let own = serde_json::to_string(&Account::credential(&a, &s)).unwrap();
+        assert_eq!(own, CREDENTIAL_JSON);
+    }
+
+    const STATUS_JSON: &str = r#"{"id":"21","created_at":"2024-01-01T12:00:00.123Z","in_reply_to_id":"7","in_reply_to_account_id":"8","sensitive":false,"spoiler_text":"","visibility":"public","language":"en","uri":"https://x.example/users/ana/statuses/21","url":"https://x.example/@ana/21","replies_count":1,"reblogs_count":2,"favourites_count":3,"edited_at":"2024-01-01T12:01:40.000Z","favourited":false,"reblogged":true,"muted":false,"bookmarked":true,"pinned":true,"content":"<p>hi <a href=\"x\">@bo</a></p>","text":"hi @bo #rust 😀\n\"x\"","filtered":[],"reblog":{"id":"20","created_at":"2024-01-01T12:00:00.123Z","in_reply_to_id":"7","in_reply_to_account_id":"8","sensitive":false,"spoiler_text":"","visibility":"public","language":"en","uri":"https://x.example/users/bo/statuses/20","url":"https://x.example/@bo/20","replies_count":1,"reblogs_count":2,"favourites_count":3,"edited_at":"2024-01-01T12:01:40.000Z","favourited":true,"reblogged":true,"muted":false,"bookmarked":false,"pinned":false,"content":"<p>hi <a href=\"x\">@bo</a></p>","text":"hi @bo #rust 😀\n\"x\"","filtered":[],"reblog":null,"application":null,"account":{"id":"2","username":"bo","acct":"bo","display_name":"bo <Display> \"quoted\"","locked":false,"bot":true,"discoverable":true,"group":false,"noindex":false,"created_at":"2024-01-01T12:00:00.123Z","note":"<p>line one<br>line &lt;two&gt;</p>","url":"https://x.example/@bo","uri":"https://x.example/users/bo","avatar":"https://x.example/avatars/original/missing.png","avatar_static":"https://x.example/avatars/original/missing.png","header":"https://x.example/headers/original/missing.png","header_static":"https://x.example/headers/original/missing.png","followers_count":3,"following_count":4,"statuses_count":5,"last_status_at":"2024-01-02","emojis":[],"fields":[]},"media_attachments":[],"mentions":[{"id":"3","username":"cy","acct":"cy","url":"https://x.example/@cy"}],"tags":[{"name":"rust","url":"https://x.example/tags/rust"}],"emojis":[],"card":null,"poll":null,"group":{"id":"9","name":"Team \"A\"","visibility":"private","url":"https://x.example/groups/9"}},"application":null,"account":{"id":"1","username":"ana","acct":"ana","display_name":"ana <Display> \"quoted\"","locked":false,"bot":false,"discoverable":true,"group":false,"noindex":false,"created_at":"2024-01-01T12:00:00.123Z","note":"","url":"https://x.example/@ana","uri":"https://x.example/users/ana","avatar":"https://x.example/avatars/original/missing.png","avatar_static":"https://x.example/avatars/original/missing.png","header":"https://x.example/headers/original/missing.png","header_static":"https://x.example/headers/original/missing.png","followers_count":3,"following_count":4,"statuses_count":5,"last_status_at":"2024-01-02","emojis":[],"fields":[]},"media_attachments":[],"mentions":[],"tags":[],"emojis":[],"card":null,"poll":null,"group":null}"#;
+
+    const CREDENTIAL_JSON: &str = r#"{"id":"4","username":"di","acct":"di","display_name":"di <Display> \"quoted\"","locked":false,"bot":true,"discoverable":true,"group":false,"noindex":false,"created_at":"2024-01-01T12:00:00.123Z","note":"<p>bio</p>","url":"https://x.example/@di","uri":"https://x.example/users/di","avatar":"https://x.example/avatars/original/missing.png","avatar_static":"https://x.example/avatars/original/missing.png","header":"https://x.example/headers/original/missing.png","header_static":"https://x.example/headers/original/missing.png","followers_count":3,"following_count":4,"statuses_count":5,"last_status_at":"2024-01-02","emojis":[],"fields":[],"source":{"privacy":"public","sensitive":false,"language":null,"note":"bio","fields":[],"follow_requests_count":0},"role":{"color":"","highlighted":true,"id":"3","name":"Admin","permissions":"1"}}"#;
 }

@@ -105,12 +105,12 @@ pub fn link_header<T>(base_url: &str, uri: &Uri, paged: &Paged<T>) -> HeaderMap 
 pub fn statuses_page(
     app: &Starling,
     uri: &Uri,
-    paged: &Paged<StatusView>,
+    paged: Paged<StatusView>,
 ) -> (HeaderMap, StatusList) {
-    let headers = link_header(&app.settings().base_url(), uri, paged);
+    let headers = link_header(&app.settings().base_url(), uri, &paged);
     (
         headers,
-        StatusList(Status::many(&paged.items, app.settings())),
+        StatusList(Status::from_views(paged.items, app.settings())),
     )
 }
 

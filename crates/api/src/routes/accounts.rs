@@ -237,7 +237,7 @@ async fn statuses(
     let paged = app
         .timeline(viewer, Timeline::Account(id, filter), page)
         .await?;
-    Ok(statuses_page(&app, &uri, &paged))
+    Ok(statuses_page(&app, &uri, paged))
 }
 
 async fn account_list(

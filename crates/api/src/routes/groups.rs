@@ -377,5 +377,5 @@ async fn timeline(
     let paged = app
         .timeline(viewer, Timeline::Group(path_id(&id)?), q.page()?)
         .await?;
-    Ok(statuses_page(&app, &uri, &paged))
+    Ok(statuses_page(&app, &uri, paged))
 }

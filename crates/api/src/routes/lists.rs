@@ -204,7 +204,7 @@ async fn timeline(
     let paged = app
         .timeline(Some(p.account()?), Timeline::List(path_id(&id)?), q.page()?)
         .await?;
-    Ok(statuses_page(&app, &uri, &paged))
+    Ok(statuses_page(&app, &uri, paged))
 }
 
 /// `GET /api/v1/accounts/:id/lists`: the caller's lists that have this account in them.

@@ -343,7 +343,7 @@ async fn marked(
     q: &PageParams,
 ) -> ApiResult<(HeaderMap, StatusList)> {
     let paged = app.marked(p.account()?, bookmarks, q.page()?).await?;
-    Ok(statuses_page(app, uri, &paged))
+    Ok(statuses_page(app, uri, paged))
 }
 
 /// `GET /api/v1/favourites`.

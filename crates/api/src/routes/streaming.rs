@@ -280,9 +280,7 @@ fn heartbeat(settings: &Settings) -> Interval {
 /// The event's payload: the entity's JSON, or the bare id for `delete`.
 fn payload(event: &StreamEvent, s: &Settings) -> String {
     let json = match event {
-        StreamEvent::Update(v) | StreamEvent::StatusUpdate(v) => {
-            serde_json::to_string(&Status::from_view(v, s))
-        }
+        StreamEvent::Update(v) | StreamEvent::StatusUpdate(v) => Status::json_of(v, s),
         StreamEvent::Delete(id) => return id.to_string(),
         StreamEvent::Notification(n) => serde_json::to_string(&Notification::from_view(n, s)),
         StreamEvent::Conversation(c) => serde_json::to_string(&Conversation::from_view(c, s)),

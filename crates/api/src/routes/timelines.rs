@@ -29,7 +29,7 @@ async fn home(
     let paged = app
         .timeline(Some(p.account()?), Timeline::Home, q.page()?)
         .await?;
-    Ok(statuses_page(&app, &uri, &paged))
+    Ok(statuses_page(&app, &uri, paged))
 }
 
 #[derive(Debug, Deserialize)]
@@ -59,7 +59,7 @@ async fn public(
     }
     let viewer = p.as_ref().and_then(|p| p.account.as_ref());
     let paged = app.timeline(viewer, Timeline::Public, page).await?;
-    Ok(statuses_page(&app, &uri, &paged))
+    Ok(statuses_page(&app, &uri, paged))
 }
 
 /// `GET /api/v1/timelines/tag/:tag` (case-insensitive, a leading `#` is ignored).
@@ -77,5 +77,5 @@ async fn tag(
     let viewer = p.as_ref().and_then(|p| p.account.as_ref());
     let name = tag.trim_start_matches('#').to_string();
     let paged = app.timeline(viewer, Timeline::Tag(name), page).await?;
-    Ok(statuses_page(&app, &uri, &paged))
+    Ok(statuses_page(&app, &uri, paged))
 }
