@@ -113,17 +113,29 @@ impl Serialize for Date {
 /// A URL written from its parts, without joining them first.
 struct Url<'a, const N: usize>([&'a str; N]);
 
-impl<const N: usize> std::fmt::Display for Url<'_, N> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.iter().try_for_each(|part| f.write_str(part))
+impl<const N: usize> Serialize for Url<'_, N> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Joined in a buffer on the stack and written as one string: through the
+        // formatting machinery (`collect_str`) the six URLs of each account and post cost
+        // a tenth of a home page's instructions. Longer URLs (a long base URL) are joined
+        // on the heap.
+        let mut buf = [0u8; URL_ON_STACK];
+        let mut len = 0;
+        for part in self.0 {
+            match buf.get_mut(len..len + part.len()) {
+                Some(slot) => slot.copy_from_slice(part.as_bytes()),
+                None => return s.serialize_str(&self.0.concat()),
+            }
+            len += part.len();
+        }
+        // Whole strings joined are valid UTF-8; the check cannot fail.
+        let joined = buf.get(..len).and_then(|b| std::str::from_utf8(b).ok());
+        s.serialize_str(joined.unwrap_or_default())
     }
 }
 
-impl<const N: usize> Serialize for Url<'_, N> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+/// The longest URL joined on the stack.
+const URL_ON_STACK: usize = 256;
 
 /// An always-empty list (`emojis`, `fields`, `media_attachments`…).
 const NONE: [(); 0] = [];
@@ -813,6 +825,16 @@ mod entity_shape_tests {
         a.role = "admin".to_owned();
         let own = serde_json::to_string(&Account::credential(&a, &s)).unwrap();
         assert_eq!(own, CREDENTIAL_JSON);
+    }
+
+    /// URLs longer than the stack buffer (a long base URL) are written whole too.
+    #[test]
+    fn long_urls_are_written_whole() {
+        let base = format!("https://{}.example", "x".repeat(URL_ON_STACK));
+        let url = serde_json::to_string(&Url([&base, "/@", "ana"])).unwrap();
+        assert_eq!(url, format!("\"{base}/@ana\""));
+        let short = serde_json::to_string(&Url(["https://x", "/tags/", "r\u{fc}st"])).unwrap();
+        assert_eq!(short, "\"https://x/tags/r\u{fc}st\"");
     }
 
     const STATUS_JSON: &str = r#"{"id":"21","created_at":"2024-01-01T12:00:00.123Z","in_reply_to_id":"7","in_reply_to_account_id":"8","sensitive":false,"spoiler_text":"","visibility":"public","language":"en","uri":"https://x.example/users/ana/statuses/21","url":"https://x.example/@ana/21","replies_count":1,"reblogs_count":2,"favourites_count":3,"edited_at":"2024-01-01T12:01:40.000Z","favourited":false,"reblogged":true,"muted":false,"bookmarked":true,"pinned":true,"content":"<p>hi <a href=\"x\">@bo</a></p>","text":"hi @bo #rust 😀\n\"x\"","filtered":[],"reblog":{"id":"20","created_at":"2024-01-01T12:00:00.123Z","in_reply_to_id":"7","in_reply_to_account_id":"8","sensitive":false,"spoiler_text":"","visibility":"public","language":"en","uri":"https://x.example/users/bo/statuses/20","url":"https://x.example/@bo/20","replies_count":1,"reblogs_count":2,"favourites_count":3,"edited_at":"2024-01-01T12:01:40.000Z","favourited":true,"reblogged":true,"muted":false,"bookmarked":false,"pinned":false,"content":"<p>hi <a href=\"x\">@bo</a></p>","text":"hi @bo #rust 😀\n\"x\"","filtered":[],"reblog":null,"application":null,"account":{"id":"2","username":"bo","acct":"bo","display_name":"bo <Display> \"quoted\"","locked":false,"bot":true,"discoverable":true,"group":false,"noindex":false,"created_at":"2024-01-01T12:00:00.123Z","note":"<p>line one<br>line &lt;two&gt;</p>","url":"https://x.example/@bo","uri":"https://x.example/users/bo","avatar":"https://x.example/avatars/original/missing.png","avatar_static":"https://x.example/avatars/original/missing.png","header":"https://x.example/headers/original/missing.png","header_static":"https://x.example/headers/original/missing.png","followers_count":3,"following_count":4,"statuses_count":5,"last_status_at":"2024-01-02","emojis":[],"fields":[]},"media_attachments":[],"mentions":[{"id":"3","username":"cy","acct":"cy","url":"https://x.example/@cy"}],"tags":[{"name":"rust","url":"https://x.example/tags/rust"}],"emojis":[],"card":null,"poll":null,"group":{"id":"9","name":"Team \"A\"","visibility":"private","url":"https://x.example/groups/9"}},"application":null,"account":{"id":"1","username":"ana","acct":"ana","display_name":"ana <Display> \"quoted\"","locked":false,"bot":false,"discoverable":true,"group":false,"noindex":false,"created_at":"2024-01-01T12:00:00.123Z","note":"","url":"https://x.example/@ana","uri":"https://x.example/users/ana","avatar":"https://x.example/avatars/original/missing.png","avatar_static":"https://x.example/avatars/original/missing.png","header":"https://x.example/headers/original/missing.png","header_static":"https://x.example/headers/original/missing.png","followers_count":3,"following_count":4,"statuses_count":5,"last_status_at":"2024-01-02","emojis":[],"fields":[]},"media_attachments":[],"mentions":[],"tags":[],"emojis":[],"card":null,"poll":null,"group":null}"#;
