@@ -34,7 +34,7 @@ pub struct Principal {
     /// The application the token was issued to.
     pub app_id: Option<i64>,
     /// The signed-in account, if the token is a user token.
-    pub account: Option<AccountRecord>,
+    pub account: Option<Arc<AccountRecord>>,
     /// What the token may do.
     pub scopes: Scopes,
 }
@@ -54,7 +54,7 @@ impl Principal {
     /// The signed-in account, or 422 for app-only tokens (as Mastodon answers).
     pub fn account(&self) -> Result<&AccountRecord> {
         self.account
-            .as_ref()
+            .as_deref()
             .ok_or_else(|| ServiceError::invalid("This method requires an authenticated user"))
     }
 }

@@ -265,6 +265,7 @@ impl Db {
         }
         tx.commit().await?;
         self.accounts_cache.forget(&[id]);
+        self.tokens_cache.forget_all();
         self.account(id).await
     }
 

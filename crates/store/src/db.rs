@@ -3,6 +3,7 @@
 use crate::Result;
 use crate::account_cache::AccountCache;
 use crate::reads::{Place, ReadConn, SqliteReaders};
+use crate::token_cache::TokenCache;
 use crate::writes::{SqliteWriter, WriteConn};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -40,6 +41,8 @@ pub struct Db {
     pub(crate) listen_pool: Option<sqlx::PgPool>,
     /// Authors of recent pages (see [`crate::account_cache`]).
     pub(crate) accounts_cache: Arc<AccountCache>,
+    /// Tokens of recent requests (see [`crate::token_cache`]).
+    pub(crate) tokens_cache: Arc<TokenCache>,
 }
 
 /// How often the background task checkpoints the SQLite write-ahead log.
@@ -93,6 +96,7 @@ impl Db {
                 email_jobs: false,
                 listen_pool: Some(crate::relay::listen_pool(url)?),
                 accounts_cache: Arc::new(AccountCache::new()),
+                tokens_cache: Arc::new(TokenCache::new()),
             }
         };
         MIGRATOR.run(&db.writer).await?;
@@ -175,6 +179,7 @@ impl Db {
             email_jobs: false,
             listen_pool: None,
             accounts_cache: Arc::new(AccountCache::new()),
+            tokens_cache: Arc::new(TokenCache::new()),
         })
     }
 

@@ -388,7 +388,7 @@ pub(crate) fn marks_of(
 
 /// Accounts by id through `cache` (read by the read that took `ticket`): only those not
 /// cached are read, and kept for the next pages.
-fn cached_accounts(
+pub(crate) fn cached_accounts(
     c: &mut dyn ReadConn,
     (cache, ticket): (&AccountCache, Ticket),
     ids: &[i64],

@@ -29,6 +29,7 @@ mod statuses;
 pub mod streaming;
 pub mod tags;
 pub mod timelines;
+mod token_cache;
 mod writes;
 
 pub use db::{Backend, Db};

@@ -7,6 +7,7 @@ use crate::records::{
 };
 use crate::{Db, Result, StoreError};
 use sqlx::Row;
+use std::sync::Arc;
 
 const APP_COLUMNS: &str =
     "id, name, website, redirect_uris, scopes, client_id, client_secret, created_at";
@@ -90,15 +91,29 @@ impl Db {
 
     /// The token with this hash, with its account when it has one; deactivated accounts'
     /// tokens are deleted on deactivation, so any token found is live.
+    ///
+    /// Through the token and account caches (see [`crate::token_cache`]): a request whose
+    /// token and account were both used lately reads nothing; otherwise one round trip
+    /// on the hottest path, since every authenticated request comes here.
     pub async fn token_by_hash(
         &self,
         token_hash: &str,
-    ) -> Result<(TokenRecord, Option<AccountRecord>)> {
-        // One round trip on the hottest path: every authenticated request comes here.
+    ) -> Result<(TokenRecord, Option<Arc<AccountRecord>>)> {
+        if let Some(token) = self.tokens_cache.get(token_hash) {
+            let account = match token.account_id {
+                Some(id) => Some(self.cached_account(id).await?),
+                None => None,
+            };
+            return Ok((token, account));
+        }
         let sql = TOKEN_BY_HASH.as_str();
         let hash = token_hash.to_owned();
+        let tokens = Arc::clone(&self.tokens_cache);
+        let accounts = Arc::clone(&self.accounts_cache);
         self.read(move |c| {
-            let rows = c.rows(sql, &[Arg::S(hash)])?;
+            // Before the read's first statement, so before its snapshot.
+            let (token_ticket, account_ticket) = (tokens.ticket(), accounts.ticket());
+            let rows = c.rows(sql, &[Arg::S(hash.clone())])?;
             let row = rows.first().ok_or(StoreError::NotFound)?;
             let token = TokenRecord {
                 id: row.int("token_id")?,
@@ -108,12 +123,38 @@ impl Db {
                 created_at: row.int("token_created")?,
             };
             let account = match token.account_id {
-                Some(_) => Some(AccountRecord::from_row(row)?),
+                Some(_) => Some(Arc::new(AccountRecord::from_row(row)?)),
                 None => None,
             };
+            tokens.put(token_ticket, &hash, &token);
+            if let Some(account) = &account {
+                accounts.put(account_ticket, std::slice::from_ref(account));
+            }
             Ok((token, account))
         })
         .await
+    }
+
+    /// Account `id` through the account cache (read and kept when not cached).
+    async fn cached_account(&self, id: i64) -> Result<Arc<AccountRecord>> {
+        if let Some(account) = self.accounts_cache.get(id) {
+            return Ok(account);
+        }
+        let cache = Arc::clone(&self.accounts_cache);
+        let found = self
+            .read(move |c| {
+                // Before the read's first statement, so before its snapshot.
+                let ticket = cache.ticket();
+                crate::facts::cached_accounts(c, (&cache, ticket), &[id])
+            })
+            .await?;
+        found.into_iter().next().ok_or(StoreError::NotFound)
+    }
+
+    /// Forgets every cached token, once a delete of tokens has committed (here or, as
+    /// news of a revocation says, on another node).
+    pub fn forget_tokens(&self) {
+        self.tokens_cache.forget_all();
     }
 
     /// Deletes the token whose access or refresh hash matches and that belongs to `app_id`,
@@ -130,8 +171,9 @@ impl Db {
         .bind(refresh_hash)
         .bind(app_id)
         .fetch_optional(&self.writer)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        .await;
+        self.tokens_cache.forget_all();
+        let row = row?.ok_or(StoreError::NotFound)?;
         Ok(TokenRecord {
             id: row.try_get("id")?,
             app_id: row.try_get("app_id")?,
@@ -150,6 +192,7 @@ impl Db {
         .bind(app_id)
         .execute(&self.writer)
         .await?;
+        self.tokens_cache.forget_all();
         Ok(done.rows_affected() > 0)
     }
 

@@ -64,6 +64,7 @@ impl Db {
             .bind(account_id)
             .execute(&self.writer)
             .await?;
+        self.tokens_cache.forget_all();
         Ok(done.rows_affected() > 0)
     }
 
@@ -84,6 +85,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.tokens_cache.forget_all();
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 
@@ -116,6 +118,7 @@ impl Db {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.tokens_cache.forget_all();
         rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
     }
 }

@@ -241,6 +241,14 @@ async fn changing_the_password_revokes_every_other_session_and_token_but_this_on
     ana.sign_in("ana").await;
     let mut laptop = Browser::new(&app);
     laptop.sign_in("ana").await;
+    // Both in use before the change (so a cache of tokens would know them).
+    assert_eq!(laptop.get("/home").await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/accounts/verify_credentials", Some(&api_token))
+            .await
+            .status(),
+        StatusCode::OK
+    );
     let csrf = ana.csrf().await;
     let r = ana
         .post(
@@ -307,6 +315,7 @@ async fn sessions_are_listed_and_revoking_one_signs_that_browser_out() {
     assert_eq!(data_values(&page, "app-id").len(), 1);
     // The phone's session is the newest (listed first) and is not this one.
     let phone_id = &ids[0];
+    assert_eq!(phone.get("/settings/sessions").await.status(), StatusCode::OK);
     let csrf = csrf_of(&page);
     let r = ana
         .post(

@@ -14,6 +14,7 @@ use axum::http::header::COOKIE;
 use axum::http::request::Parts;
 use starling_service::auth::{Principal, new_secret};
 use starling_service::{AccountRecord, ServiceError, Settings, Starling};
+use std::sync::Arc;
 
 use crate::error::WebError;
 
@@ -73,7 +74,7 @@ pub struct Session {
     /// The session's token, as the service sees it.
     pub principal: Principal,
     /// The signed-in account.
-    pub account: AccountRecord,
+    pub account: Arc<AccountRecord>,
     /// The session's secret (from the cookie), needed to sign out.
     pub secret: String,
     /// The anti-forgery token every form of this session carries.

@@ -223,7 +223,7 @@ async fn statuses(
     }
     let id = path_id(&id)?;
     let page = q.page.page()?;
-    let viewer = p.as_ref().and_then(|p| p.account.as_ref());
+    let viewer = p.as_ref().and_then(|p| p.account.as_deref());
     if q.only_media.unwrap_or(false) {
         // No post carries media yet; the filter is honoured by returning none.
         app.account(id).await?;

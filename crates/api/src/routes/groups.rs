@@ -171,7 +171,7 @@ fn reader<'a>(p: &'a Option<Principal>, scope: &str) -> ApiResult<Option<&'a Acc
     if let Some(p) = p {
         p.require(scope)?;
     }
-    Ok(p.as_ref().and_then(|p| p.account.as_ref()))
+    Ok(p.as_ref().and_then(|p| p.account.as_deref()))
 }
 
 /// `PUT /api/v1/groups/:id` (owners and admins; fields left out keep their values).

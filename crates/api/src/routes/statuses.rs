@@ -91,7 +91,7 @@ fn viewer(
     if let Some(p) = p {
         p.require("read:statuses")?;
     }
-    Ok(p.as_ref().and_then(|p| p.account.as_ref()))
+    Ok(p.as_ref().and_then(|p| p.account.as_deref()))
 }
 
 /// `GET /api/v1/statuses/:id`.

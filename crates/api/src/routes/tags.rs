@@ -24,7 +24,7 @@ async fn show(
     MaybeAuth(p): MaybeAuth,
     Path(name): Path<String>,
 ) -> ApiResult<Json<TagInfo>> {
-    let viewer = p.as_ref().and_then(|p| p.account.as_ref());
+    let viewer = p.as_ref().and_then(|p| p.account.as_deref());
     let tag = app.tag(viewer, &name).await?;
     Ok(Json(TagInfo::from_view(&tag, app.settings())))
 }

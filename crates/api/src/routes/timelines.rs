@@ -57,7 +57,7 @@ async fn public(
         // Starling has no remote posts and no media yet: these filters match nothing.
         return Ok((HeaderMap::new(), StatusList(Vec::new())));
     }
-    let viewer = p.as_ref().and_then(|p| p.account.as_ref());
+    let viewer = p.as_ref().and_then(|p| p.account.as_deref());
     let paged = app.timeline(viewer, Timeline::Public, page).await?;
     Ok(statuses_page(&app, &uri, paged))
 }
@@ -74,7 +74,7 @@ async fn tag(
         p.require("read:statuses")?;
     }
     let page = q.page.page()?;
-    let viewer = p.as_ref().and_then(|p| p.account.as_ref());
+    let viewer = p.as_ref().and_then(|p| p.account.as_deref());
     let name = tag.trim_start_matches('#').to_string();
     let paged = app.timeline(viewer, Timeline::Tag(name), page).await?;
     Ok(statuses_page(&app, &uri, paged))

@@ -320,6 +320,11 @@ async fn route(
             // The flag only ever changes to `true` (or the hub is gone).
             _ = closed.changed() => break,
         };
+        // A token revoked or an account deactivated, here or on another node (relayed):
+        // no cached token may let its requests through any longer.
+        if matches!(event, Event::AccessEnded { .. }) {
+            db.forget_tokens();
+        }
         let audience = match &event {
             Event::Update(post) | Event::StatusUpdate(post) | Event::Delete(post) => {
                 audience(&db, post, &connected).await

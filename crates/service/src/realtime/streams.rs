@@ -217,7 +217,7 @@ pub enum StreamClosed {
 pub struct Subscription {
     app: Starling,
     principal: Principal,
-    me: AccountRecord,
+    me: Arc<AccountRecord>,
     streams: Vec<StreamSpec>,
     hub: Registration,
     /// The event being turned into messages; kept until done so that a cancelled

@@ -243,7 +243,7 @@ pub(crate) async fn show(
     Query(q): Query<Older>,
 ) -> WebResult<Response> {
     let id = group_id(&id)?;
-    let me = session.as_ref().map(|s| &s.account);
+    let me = session.as_ref().map(|s| &*s.account);
     let view = app.group_for(me, id).await?;
     let group = GroupCard::of(&view);
     let path = format!("/groups/{id}");

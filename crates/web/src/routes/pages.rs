@@ -119,7 +119,7 @@ pub(crate) async fn network(
     Query(q): Query<Older>,
     Query(f): Query<FragmentQuery>,
 ) -> WebResult<Response> {
-    let me = session.as_ref().map(|s| &s.account);
+    let me = session.as_ref().map(|s| &*s.account);
     let page = app.timeline(me, Timeline::Public, q.page()).await?;
     if f.wanted() {
         let older = older_link("/public", page.items.len(), page.next_max_id);
@@ -147,7 +147,7 @@ pub(crate) async fn tag(
     Query(q): Query<Older>,
     Query(f): Query<FragmentQuery>,
 ) -> WebResult<Response> {
-    let me = session.as_ref().map(|s| &s.account);
+    let me = session.as_ref().map(|s| &*s.account);
     let page = app
         .timeline(me, Timeline::Tag(tag.clone()), q.page())
         .await?;
@@ -202,7 +202,9 @@ pub(crate) async fn status_redirect(
     Path(id): Path<String>,
 ) -> WebResult<Response> {
     let id = parse_id(&id).ok_or(WebError::NotFound)?;
-    let view = app.status(session.as_ref().map(|s| &s.account), id).await?;
+    let view = app
+        .status(session.as_ref().map(|s| &*s.account), id)
+        .await?;
     Ok(see_other(&format!("/@{}/{}", view.account.username, id)))
 }
 
@@ -219,7 +221,7 @@ pub(crate) async fn thread(
 ) -> WebResult<Response> {
     let name = handle(&segment)?;
     let id = parse_id(&id).ok_or(WebError::NotFound)?;
-    let me = session.as_ref().map(|s| &s.account);
+    let me = session.as_ref().map(|s| &*s.account);
     let view = app.status(me, id).await?;
     let canonical = format!("/@{}/{}", view.account.username, id);
     if !view.account.username.eq_ignore_ascii_case(name) {
@@ -264,7 +266,7 @@ pub(crate) async fn profile(
 ) -> WebResult<Response> {
     let name = handle(&segment)?;
     let account = app.lookup(name).await?;
-    let me = session.as_ref().map(|s| &s.account);
+    let me = session.as_ref().map(|s| &*s.account);
     let page = app
         .timeline(
             me,
