@@ -86,9 +86,8 @@ fn rows_for(c: &mut dyn ReadConn, sql: &BackendSql, ids: &[i64]) -> Result<Vec<c
 /// Posts by the ids at `$1`.
 static STATUSES_SQL: BackendSql = BackendSql::new(|l| {
     format!(
-        "SELECT {STATUS_COLUMNS} FROM {} {} statuses s ON s.id = k.value",
-        l.table(1, "k"),
-        l.join()
+        "SELECT {STATUS_COLUMNS} FROM {}",
+        l.probe("statuses s", &[("s.id", 1)])
     )
 });
 
@@ -103,10 +102,8 @@ pub(crate) fn statuses(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<StatusRe
 /// The mentions of the posts at `$1`.
 static MENTIONS_SQL: BackendSql = BackendSql::new(|l| {
     format!(
-        "SELECT m.status_id, m.account_id FROM {} {} status_mentions m \
-         ON m.status_id = k.value",
-        l.table(1, "k"),
-        l.join()
+        "SELECT m.status_id, m.account_id FROM {}",
+        l.probe("status_mentions m", &[("m.status_id", 1)])
     )
 });
 
@@ -121,9 +118,8 @@ pub(crate) fn mentions(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<(i64, i6
 /// The hashtags of the posts at `$1`.
 static TAGS_SQL: BackendSql = BackendSql::new(|l| {
     format!(
-        "SELECT t.status_id, t.tag FROM {} {} status_tags t ON t.status_id = k.value",
-        l.table(1, "k"),
-        l.join()
+        "SELECT t.status_id, t.tag FROM {}",
+        l.probe("status_tags t", &[("t.status_id", 1)])
     )
 });
 
@@ -138,9 +134,8 @@ pub(crate) fn tags(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<(i64, String
 /// Accounts by the ids at `$1`.
 static ACCOUNTS_SQL: BackendSql = BackendSql::new(|l| {
     format!(
-        "SELECT {ACCOUNT_COLUMNS} FROM {} {} accounts ON accounts.id = k.value",
-        l.table(1, "k"),
-        l.join()
+        "SELECT {ACCOUNT_COLUMNS} FROM {}",
+        l.probe("accounts", &[("accounts.id", 1)])
     )
 });
 
@@ -155,10 +150,9 @@ pub(crate) fn accounts(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<AccountR
 /// Groups by the ids at `$1`.
 static GROUPS_SQL: BackendSql = BackendSql::new(|l| {
     format!(
-        "SELECT {} FROM {} {} groups g ON g.id = k.value",
+        "SELECT {} FROM {}",
         crate::groups::GROUP_COLUMNS,
-        l.table(1, "k"),
-        l.join()
+        l.probe("groups g", &[("g.id", 1)])
     )
 });
 
@@ -184,11 +178,8 @@ pub(crate) fn group_roles(
 /// The roles of the accounts at `$1` in the groups at `$2`.
 static GROUP_ROLES_SQL: BackendSql = BackendSql::new(|l| {
     format!(
-        "SELECT m.account_id, m.group_id, m.role FROM {} CROSS JOIN {} \
-         {} group_members m ON m.account_id = v.value AND m.group_id = g.value",
-        l.table(1, "v"),
-        l.table(2, "g"),
-        l.join()
+        "SELECT m.account_id, m.group_id, m.role FROM {}",
+        l.probe("group_members m", &[("m.account_id", 1), ("m.group_id", 2)])
     )
 });
 
@@ -261,38 +252,35 @@ pub(crate) fn relations(
 fn relations_sql(l: IdList, viewers_first: bool) -> String {
     // Both follows indexes cover the query, but probes keyed by the shorter list first
     // stay together in the index (a home page: one reader's follows; a streamed post: one
-    // author's followers). SQLite follows the `CROSS JOIN` order and is told the index;
+    // author's followers). SQLite follows the lists' order and is told the index;
     // PostgreSQL's planner chooses.
-    let (outer, inner, index) = if viewers_first {
-        ("v", "o", "follows_account_reblogs")
+    let (keys, index) = if viewers_first {
+        (
+            [("f.account_id", 1), ("f.target_id", 2)],
+            "follows_account_reblogs",
+        )
     } else {
-        ("o", "v", "follows_target_reblogs")
-    };
-    let (v_at, o_at) = (1, 2);
-    let lists = |first: &str, second: &str| {
-        let at = |name: &str| if name == "v" { v_at } else { o_at };
-        format!(
-            "{} CROSS JOIN {}",
-            l.table(at(first), first),
-            l.table(at(second), second)
+        (
+            [("f.target_id", 2), ("f.account_id", 1)],
+            "follows_target_reblogs",
         )
     };
-    let index = match l.0 {
-        crate::Backend::Sqlite => format!("INDEXED BY {index}"),
-        crate::Backend::Postgres => String::new(),
+    let follows = match l.0 {
+        crate::Backend::Sqlite => format!("follows f INDEXED BY {index}"),
+        crate::Backend::Postgres => "follows f".to_owned(),
     };
-    let (join, v, o) = (l.join(), l.table(v_at, "v"), l.among(o_at));
+    let own = |table: &str, col: &str| l.probe(table, &[(col, 1)]);
+    let others = l.among(2);
     format!(
         "SELECT f.account_id, f.target_id, CASE WHEN f.show_reblogs = 1 THEN 'f' ELSE 'n' END \
-         FROM {lists} {join} follows f {index} \
-         ON f.account_id = v.value AND f.target_id = o.value \
-         UNION ALL SELECT b.account_id, b.target_id, 'b' FROM {v} {join} blocks b \
-         ON b.account_id = v.value WHERE +b.target_id {o} \
-         UNION ALL SELECT b.target_id, b.account_id, 'b' FROM {v} {join} blocks b \
-         ON b.target_id = v.value WHERE +b.account_id {o} \
-         UNION ALL SELECT m.account_id, m.target_id, 'm' FROM {v} {join} mutes m \
-         ON m.account_id = v.value WHERE +m.target_id {o}",
-        lists = lists(outer, inner),
+         FROM {} \
+         UNION ALL SELECT b.account_id, b.target_id, 'b' FROM {} AND +b.target_id {others} \
+         UNION ALL SELECT b.target_id, b.account_id, 'b' FROM {} AND +b.account_id {others} \
+         UNION ALL SELECT m.account_id, m.target_id, 'm' FROM {} AND +m.target_id {others}",
+        l.probe(&follows, &keys),
+        own("blocks b", "b.account_id"),
+        own("blocks b", "b.target_id"),
+        own("mutes m", "m.account_id"),
     )
 }
 
@@ -348,16 +336,16 @@ pub(crate) fn marks(c: &mut dyn ReadConn, viewer: i64, ids: &[i64]) -> Result<Vi
 /// The marks of the accounts at `$1` on the posts at `$2`: each table probed by its
 /// `(account_id, status_id)` key, reblogs by `statuses_reblog (reblog_of_id, account_id)`.
 static MARKS_SQL: BackendSql = BackendSql::new(|l| {
-    let (join, v, i, among) = (l.join(), l.table(1, "v"), l.table(2, "i"), l.among(2));
     format!(
-        "SELECT f.account_id, f.status_id, 'f' FROM {v} CROSS JOIN {i} {join} favourites f \
-         ON f.account_id = v.value AND f.status_id = i.value \
-         UNION ALL SELECT s.account_id, s.reblog_of_id, 'r' FROM {i} CROSS JOIN {v} \
-         {join} statuses s ON s.reblog_of_id = i.value AND s.account_id = v.value \
-         UNION ALL SELECT b.account_id, b.status_id, 'b' FROM {v} CROSS JOIN {i} \
-         {join} bookmarks b ON b.account_id = v.value AND b.status_id = i.value \
-         UNION ALL SELECT p.account_id, p.status_id, 'p' FROM {v} {join} pins p \
-         ON p.account_id = v.value WHERE +p.status_id {among}"
+        "SELECT f.account_id, f.status_id, 'f' FROM {} \
+         UNION ALL SELECT s.account_id, s.reblog_of_id, 'r' FROM {} \
+         UNION ALL SELECT b.account_id, b.status_id, 'b' FROM {} \
+         UNION ALL SELECT p.account_id, p.status_id, 'p' FROM {} AND +p.status_id {}",
+        l.probe("favourites f", &[("f.account_id", 1), ("f.status_id", 2)]),
+        l.probe("statuses s", &[("s.reblog_of_id", 2), ("s.account_id", 1)]),
+        l.probe("bookmarks b", &[("b.account_id", 1), ("b.status_id", 2)]),
+        l.probe("pins p", &[("p.account_id", 1)]),
+        l.among(2)
     )
 });
 
