@@ -1,8 +1,9 @@
 //! The Mastodon JSON entities (Account, Status, Relationship, Notification, Token…)
 //! and their conversions from service views. These shapes live only here.
 
+use crate::json::{Entity, Fields, serialize_entity, write_entity};
 use serde::Serialize;
-use serde::ser::{SerializeStruct as _, Serializer};
+use serde::ser::Serializer;
 use starling_service::auth::IssuedToken;
 use starling_service::groups::GroupRecord;
 use starling_service::push::PushSubscriptionRecord;
@@ -166,40 +167,47 @@ struct AccountJson<'a> {
     credential: Option<&'a Credential>,
 }
 
-impl Serialize for AccountJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Entity for AccountJson<'_> {
+    const NAME: &'static str = "Account";
+
+    fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
         let (a, base) = (self.a, self.base);
         let avatar = Url([base, "/avatars/original/missing.png"]);
         let header = Url([base, "/headers/original/missing.png"]);
-        let mut m = s.serialize_struct("Account", 25)?;
-        m.serialize_field("id", &Id(a.id))?;
-        m.serialize_field("username", &a.username)?;
-        m.serialize_field("acct", &a.username)?;
-        m.serialize_field("display_name", &a.display_name)?;
-        m.serialize_field("locked", &a.locked)?;
-        m.serialize_field("bot", &a.bot)?;
-        m.serialize_field("discoverable", &a.discoverable)?;
-        m.serialize_field("group", &false)?;
-        m.serialize_field("noindex", &false)?;
-        m.serialize_field("created_at", &Time(a.created_at))?;
-        m.serialize_field("note", &note_html(&a.note))?;
-        m.serialize_field("url", &Url([base, "/@", &a.username]))?;
-        m.serialize_field("uri", &Url([base, "/users/", &a.username]))?;
-        m.serialize_field("avatar", &avatar)?;
-        m.serialize_field("avatar_static", &avatar)?;
-        m.serialize_field("header", &header)?;
-        m.serialize_field("header_static", &header)?;
-        m.serialize_field("followers_count", &a.followers_count)?;
-        m.serialize_field("following_count", &a.following_count)?;
-        m.serialize_field("statuses_count", &a.statuses_count)?;
-        m.serialize_field("last_status_at", &a.last_status_at.map(Date))?;
-        m.serialize_field("emojis", &NONE)?;
-        m.serialize_field("fields", &NONE)?;
+        f.field("id", &Id(a.id))?;
+        f.field("username", &a.username)?;
+        f.field("acct", &a.username)?;
+        f.field("display_name", &a.display_name)?;
+        f.field("locked", &a.locked)?;
+        f.field("bot", &a.bot)?;
+        f.field("discoverable", &a.discoverable)?;
+        f.field("group", &false)?;
+        f.field("noindex", &false)?;
+        f.field("created_at", &Time(a.created_at))?;
+        f.field("note", &note_html(&a.note))?;
+        f.field("url", &Url([base, "/@", &a.username]))?;
+        f.field("uri", &Url([base, "/users/", &a.username]))?;
+        f.field("avatar", &avatar)?;
+        f.field("avatar_static", &avatar)?;
+        f.field("header", &header)?;
+        f.field("header_static", &header)?;
+        f.field("followers_count", &a.followers_count)?;
+        f.field("following_count", &a.following_count)?;
+        f.field("statuses_count", &a.statuses_count)?;
+        f.field("last_status_at", &a.last_status_at.map(Date))?;
+        f.field("emojis", &NONE)?;
+        f.field("fields", &NONE)?;
         if let Some(c) = self.credential {
-            m.serialize_field("source", &c.source)?;
-            m.serialize_field("role", &c.role)?;
+            f.field("source", &c.source)?;
+            f.field("role", &c.role)?;
         }
-        m.end()
+        Ok(())
+    }
+}
+
+impl Serialize for AccountJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_entity(self, s)
     }
 }
 
@@ -262,14 +270,21 @@ struct MentionJson<'a> {
     base: &'a str,
 }
 
+impl Entity for MentionJson<'_> {
+    const NAME: &'static str = "Mention";
+
+    fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
+        f.field("id", &Id(self.a.id))?;
+        f.field("username", &self.a.username)?;
+        f.field("acct", &self.a.username)?;
+        f.field("url", &Url([self.base, "/@", &self.a.username]))?;
+        Ok(())
+    }
+}
+
 impl Serialize for MentionJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_struct("Mention", 4)?;
-        m.serialize_field("id", &Id(self.a.id))?;
-        m.serialize_field("username", &self.a.username)?;
-        m.serialize_field("acct", &self.a.username)?;
-        m.serialize_field("url", &Url([self.base, "/@", &self.a.username]))?;
-        m.end()
+        serialize_entity(self, s)
     }
 }
 
@@ -279,12 +294,19 @@ struct TagJson<'a> {
     base: &'a str,
 }
 
+impl Entity for TagJson<'_> {
+    const NAME: &'static str = "Tag";
+
+    fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
+        f.field("name", self.name)?;
+        f.field("url", &Url([self.base, "/tags/", self.name]))?;
+        Ok(())
+    }
+}
+
 impl Serialize for TagJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_struct("Tag", 2)?;
-        m.serialize_field("name", self.name)?;
-        m.serialize_field("url", &Url([self.base, "/tags/", self.name]))?;
-        m.end()
+        serialize_entity(self, s)
     }
 }
 
@@ -294,15 +316,23 @@ struct GroupJson<'a> {
     base: &'a str,
 }
 
+impl Entity for GroupJson<'_> {
+    const NAME: &'static str = "Group";
+
+    fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
+        let mut id = itoa::Buffer::new();
+        let id = id.format(self.g.id);
+        f.field("id", id)?;
+        f.field("name", &self.g.name)?;
+        f.field("visibility", &self.g.visibility)?;
+        f.field("url", &Url([self.base, "/groups/", id]))?;
+        Ok(())
+    }
+}
+
 impl Serialize for GroupJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let id = itoa::Buffer::new().format(self.g.id).to_owned();
-        let mut m = s.serialize_struct("Group", 4)?;
-        m.serialize_field("id", &id)?;
-        m.serialize_field("name", &self.g.name)?;
-        m.serialize_field("visibility", &self.g.visibility)?;
-        m.serialize_field("url", &Url([self.base, "/groups/", &id]))?;
-        m.end()
+        serialize_entity(self, s)
     }
 }
 
@@ -333,23 +363,6 @@ impl Serialize for GroupRef {
     }
 }
 
-/// Items written as a JSON list, each through `item`.
-struct ListOf<'a, T, F> {
-    items: &'a [T],
-    item: F,
-}
-
-/// `items` written as a JSON list, each through `item`.
-fn list_of<'a, T, J: Serialize, F: Fn(&'a T) -> J>(items: &'a [T], item: F) -> ListOf<'a, T, F> {
-    ListOf { items, item }
-}
-
-impl<'a, T, J: Serialize, F: Fn(&'a T) -> J> Serialize for ListOf<'a, T, F> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.items.iter().map(&self.item))
-    }
-}
-
 /// Mastodon's Status entity, written straight from a post view: the view's records are
 /// borrowed, not copied into an entity first (on a home page those copies and their
 /// frees were a third of the allocations).
@@ -358,57 +371,68 @@ struct StatusJson<'a> {
     base: &'a str,
 }
 
-impl Serialize for StatusJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Entity for StatusJson<'_> {
+    const NAME: &'static str = "Status";
+
+    fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
         let (v, base) = (self.v, self.base);
         let st = &*v.status;
-        let id = itoa::Buffer::new().format(st.id).to_owned();
+        let mut id = itoa::Buffer::new();
+        let id = id.format(st.id);
         let username = &v.account.username;
-        let mut m = s.serialize_struct("Status", 32)?;
-        m.serialize_field("id", &id)?;
-        m.serialize_field("created_at", &Time(st.created_at))?;
-        m.serialize_field("in_reply_to_id", &st.in_reply_to_id.map(Id))?;
-        m.serialize_field("in_reply_to_account_id", &st.in_reply_to_account_id.map(Id))?;
-        m.serialize_field("sensitive", &st.sensitive)?;
-        m.serialize_field("spoiler_text", &st.spoiler_text)?;
-        m.serialize_field("visibility", &st.visibility)?;
-        m.serialize_field("language", &st.language)?;
-        m.serialize_field("uri", &Url([base, "/users/", username, "/statuses/", &id]))?;
-        m.serialize_field("url", &Url([base, "/@", username, "/", &id]))?;
-        m.serialize_field("replies_count", &st.replies_count)?;
-        m.serialize_field("reblogs_count", &st.reblogs_count)?;
-        m.serialize_field("favourites_count", &st.favourites_count)?;
-        m.serialize_field("edited_at", &st.edited_at.map(Time))?;
-        m.serialize_field("favourited", &v.favourited)?;
+        f.field("id", id)?;
+        f.field("created_at", &Time(st.created_at))?;
+        f.field("in_reply_to_id", &st.in_reply_to_id.map(Id))?;
+        f.field("in_reply_to_account_id", &st.in_reply_to_account_id.map(Id))?;
+        f.field("sensitive", &st.sensitive)?;
+        f.field("spoiler_text", &st.spoiler_text)?;
+        f.field("visibility", &st.visibility)?;
+        f.field("language", &st.language)?;
+        f.field("uri", &Url([base, "/users/", username, "/statuses/", id]))?;
+        f.field("url", &Url([base, "/@", username, "/", id]))?;
+        f.field("replies_count", &st.replies_count)?;
+        f.field("reblogs_count", &st.reblogs_count)?;
+        f.field("favourites_count", &st.favourites_count)?;
+        f.field("edited_at", &st.edited_at.map(Time))?;
+        f.field("favourited", &v.favourited)?;
         // A reblog wrapper says whether the viewer reblogged the post it wraps.
         let reblogged = v.reblog.as_ref().map_or(v.reblogged, |r| r.reblogged);
-        m.serialize_field("reblogged", &reblogged)?;
-        m.serialize_field("muted", &false)?;
-        m.serialize_field("bookmarked", &v.bookmarked)?;
-        m.serialize_field("pinned", &v.pinned)?;
-        m.serialize_field("content", &st.content)?;
-        m.serialize_field("text", &st.text)?;
-        m.serialize_field("filtered", &NONE)?;
+        f.field("reblogged", &reblogged)?;
+        f.field("muted", &false)?;
+        f.field("bookmarked", &v.bookmarked)?;
+        f.field("pinned", &v.pinned)?;
+        f.field("content", &st.content)?;
+        f.field("text", &st.text)?;
+        f.field("filtered", &NONE)?;
         let reblog = v.reblog.as_deref().map(|r| StatusJson { v: r, base });
-        m.serialize_field("reblog", &reblog)?;
-        m.serialize_field("application", &None::<()>)?;
+        f.entity("reblog", reblog.as_ref())?;
+        f.field("application", &None::<()>)?;
         let account = AccountJson {
             a: &v.account,
             base,
             credential: None,
         };
-        m.serialize_field("account", &account)?;
-        m.serialize_field("media_attachments", &NONE)?;
-        let mentions = list_of(&v.mentions, |a| MentionJson { a, base });
-        m.serialize_field("mentions", &mentions)?;
-        let tags = list_of(&v.tags, |name| TagJson { name, base });
-        m.serialize_field("tags", &tags)?;
-        m.serialize_field("emojis", &NONE)?;
-        m.serialize_field("card", &None::<()>)?;
-        m.serialize_field("poll", &None::<()>)?;
+        f.entity("account", Some(&account))?;
+        f.field("media_attachments", &NONE)?;
+        // No allocation for the usual post without mentions or hashtags.
+        let mentions: Vec<_> = (v.mentions.iter())
+            .map(|a| MentionJson { a, base })
+            .collect();
+        f.entities("mentions", &mentions)?;
+        let tags: Vec<_> = v.tags.iter().map(|name| TagJson { name, base }).collect();
+        f.entities("tags", &tags)?;
+        f.field("emojis", &NONE)?;
+        f.field("card", &None::<()>)?;
+        f.field("poll", &None::<()>)?;
         let group = v.group.as_deref().map(|g| GroupJson { g, base });
-        m.serialize_field("group", &group)?;
-        m.end()
+        f.entity("group", group.as_ref())?;
+        Ok(())
+    }
+}
+
+impl Serialize for StatusJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_entity(self, s)
     }
 }
 
@@ -454,12 +478,30 @@ impl Status {
             .collect()
     }
 
+    /// Writes the entity as JSON at the end of `out`, its keys copied as they are (see
+    /// [`crate::json`]): the pages of posts are written this way.
+    pub fn write_json(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        write_entity(
+            out,
+            &StatusJson {
+                v: &self.view,
+                base: &self.base,
+            },
+        )
+    }
+
     /// A post view written as JSON text (streaming events), without taking or copying it.
     pub fn json_of(v: &StatusView, s: &Settings) -> serde_json::Result<String> {
-        serde_json::to_string(&StatusJson {
-            v,
-            base: &s.base_url(),
-        })
+        let mut out = Vec::with_capacity(2_000);
+        write_entity(
+            &mut out,
+            &StatusJson {
+                v,
+                base: &s.base_url(),
+            },
+        )?;
+        // Written from `str`s and serde_json's own escaping: always UTF-8.
+        String::from_utf8(out).map_err(serde::ser::Error::custom)
     }
 }
 
@@ -821,6 +863,11 @@ mod entity_shape_tests {
         assert_eq!(status, STATUS_JSON);
         let streamed = Status::json_of(&view(), &s).unwrap();
         assert_eq!(streamed, STATUS_JSON);
+        let mut paged = Vec::new();
+        Status::from_view(&view(), &s)
+            .write_json(&mut paged)
+            .unwrap();
+        assert_eq!(String::from_utf8(paged).unwrap(), STATUS_JSON);
         let mut a = account(4, "di", "bio");
         a.role = "admin".to_owned();
         let own = serde_json::to_string(&Account::credential(&a, &s)).unwrap();

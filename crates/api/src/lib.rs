@@ -6,6 +6,7 @@
 pub mod entities;
 pub mod error;
 pub mod extract;
+mod json;
 pub mod pagination;
 mod routes;
 

@@ -125,7 +125,15 @@ pub struct StatusList(pub Vec<Status>);
 impl IntoResponse for StatusList {
     fn into_response(self) -> Response {
         let mut body = Vec::with_capacity(2 + STATUS_JSON_BYTES * self.0.len());
-        match serde_json::to_writer(&mut body, &self.0) {
+        body.push(b'[');
+        let written = self.0.iter().enumerate().try_for_each(|(i, status)| {
+            if i > 0 {
+                body.push(b',');
+            }
+            status.write_json(&mut body)
+        });
+        body.push(b']');
+        match written {
             Ok(()) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
             // Like axum's `Json`: entities always serialise, but never panic on a server.
             Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),

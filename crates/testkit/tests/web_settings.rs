@@ -315,7 +315,10 @@ async fn sessions_are_listed_and_revoking_one_signs_that_browser_out() {
     assert_eq!(data_values(&page, "app-id").len(), 1);
     // The phone's session is the newest (listed first) and is not this one.
     let phone_id = &ids[0];
-    assert_eq!(phone.get("/settings/sessions").await.status(), StatusCode::OK);
+    assert_eq!(
+        phone.get("/settings/sessions").await.status(),
+        StatusCode::OK
+    );
     let csrf = csrf_of(&page);
     let r = ana
         .post(
