@@ -320,29 +320,64 @@ impl Arg {
     }
 }
 
-/// SQL over lists of ids bound as one argument each ([`Arg::Ids`]), in each engine's
-/// words.
+/// SQL over short lists of ids (a page's posts, authors, a post's audience), in each
+/// engine's words.
 ///
-/// Why not `IN ($1, $2, …)`: SQLite copies such a list into a temporary B-tree before
+/// On SQLite each list is one argument ([`Arg::Ids`]) read through rusqlite's `rarray`
+/// table-valued function, joined first so that it drives the index probes directly. Why
+/// not `IN ($1, $2, …)` there: SQLite copies such a list into a temporary B-tree before
 /// probing an index with it (opening, filling and closing one cost ~17,000 instructions,
 /// nine per home page: 8% of a page in callgrind), and every list length is a statement
-/// of its own. On SQLite a list is rusqlite's `rarray` table-valued function, joined
-/// first so that it drives the index probes directly; on PostgreSQL it is an array
-/// compared with `= ANY (…)`, which PostgreSQL probes an index with as it did the `IN`
-/// list (joined from `unnest` instead, home reads there were 15% slower).
+/// of its own.
+///
+/// PostgreSQL keeps `IN ($1, $2, …)`, one placeholder per id. An array argument
+/// (`= ANY ($1)`, or joined from `unnest`) left its planner without the lists' lengths,
+/// and its generic plans then drove some probes from the wrong list: a home page's group
+/// roles through all 100,000 members of the group (home reads fell from ~1,200/s to
+/// ~170/s on the benchmark network), a streamed post's relations through the whole
+/// follows table.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct IdList(pub(crate) Backend);
+pub(crate) struct IdList {
+    backend: Backend,
+    /// The lists' lengths, for PostgreSQL's placeholders.
+    lens: [usize; 2],
+}
 
 impl IdList {
+    /// SQL for SQLite (any lengths).
+    pub(crate) fn sqlite() -> Self {
+        Self {
+            backend: Backend::Sqlite,
+            lens: [0; 2],
+        }
+    }
+
+    /// The arguments for `lists` (at most two), in the order the SQL numbers them.
+    pub(crate) fn args(backend: Backend, lists: &[&[i64]]) -> Vec<Arg> {
+        match backend {
+            Backend::Sqlite => lists.iter().map(|l| Arg::ids(l)).collect(),
+            Backend::Postgres => (lists.iter())
+                .flat_map(|l| l.iter().map(|i| Arg::I(*i)))
+                .collect(),
+        }
+    }
+
+    /// The placeholders of list `list` (0 or 1) on PostgreSQL.
+    fn placeholders(self, list: usize) -> String {
+        let before: usize = self.lens.iter().take(list).sum();
+        let len = self.lens.get(list).copied().unwrap_or_default();
+        placeholders(before + 1, len)
+    }
+
     /// `FROM`-clause text (without `FROM`) and a `WHERE` clause: the rows of `table`
-    /// whose columns `keys` hold ids of the lists bound at the given placeholders.
-    /// SQLite probes for each id of the first list, then of the second, in their order;
-    /// further conditions follow with `AND`.
+    /// whose columns `keys` hold ids of the given lists (0 or 1). SQLite probes for each
+    /// id of the first key's list, then of the second's, in their order; further
+    /// conditions follow with `AND`.
     pub(crate) fn probe(self, table: &str, keys: &[(&str, usize)]) -> String {
-        match self.0 {
+        match self.backend {
             Backend::Sqlite => {
                 let lists: Vec<String> = (keys.iter().enumerate())
-                    .map(|(i, (_, n))| format!("rarray(${n}) AS id{i}"))
+                    .map(|(i, (_, list))| format!("rarray(${}) AS id{i}", list + 1))
                     .collect();
                 let conditions: Vec<String> = (keys.iter().enumerate())
                     .map(|(i, (col, _))| format!("{col} = id{i}.value"))
@@ -355,47 +390,58 @@ impl IdList {
             }
             Backend::Postgres => {
                 let conditions: Vec<String> = (keys.iter())
-                    .map(|(col, n)| format!("{col} {}", self.among(*n)))
+                    .map(|(col, list)| format!("{col} {}", self.among(*list)))
                     .collect();
                 format!("{table} WHERE {}", conditions.join(" AND "))
             }
         }
     }
 
-    /// `IN` the list bound at `$n`, as a filter on rows found another way.
-    pub(crate) fn among(self, n: usize) -> String {
-        match self.0 {
-            Backend::Sqlite => format!("IN rarray(${n})"),
-            Backend::Postgres => format!("= ANY(CAST(${n} AS BIGINT[]))"),
+    /// `IN` list `list` (0 or 1), as a filter on rows found another way.
+    pub(crate) fn among(self, list: usize) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("IN rarray(${})", list + 1),
+            Backend::Postgres => format!("IN ({})", self.placeholders(list)),
         }
+    }
+
+    /// The engine the SQL is for.
+    pub(crate) fn backend(self) -> Backend {
+        self.backend
     }
 }
 
-/// SQL text that differs only by engine, built once for each.
+/// SQL over id lists ([`IdList`]): built once on SQLite, where its text does not depend
+/// on the lists' lengths; for each call's lengths on PostgreSQL.
 #[derive(Debug)]
-pub(crate) struct BackendSql {
+pub(crate) struct ListSql {
     build: fn(IdList) -> String,
     sqlite: std::sync::OnceLock<String>,
-    postgres: std::sync::OnceLock<String>,
 }
 
-impl BackendSql {
-    /// Text made by `build` when first asked for.
+impl ListSql {
+    /// Text made by `build`.
     pub(crate) const fn new(build: fn(IdList) -> String) -> Self {
         Self {
             build,
             sqlite: std::sync::OnceLock::new(),
-            postgres: std::sync::OnceLock::new(),
         }
     }
 
-    /// The text for `backend`.
-    pub(crate) fn get(&self, backend: Backend) -> &str {
-        let cell = match backend {
-            Backend::Sqlite => &self.sqlite,
-            Backend::Postgres => &self.postgres,
-        };
-        cell.get_or_init(|| (self.build)(IdList(backend)))
+    /// The text for `backend` and lists of these lengths.
+    pub(crate) fn get(&self, backend: Backend, lens: &[usize]) -> std::borrow::Cow<'_, str> {
+        match backend {
+            Backend::Sqlite => std::borrow::Cow::Borrowed(
+                self.sqlite.get_or_init(|| (self.build)(IdList::sqlite())),
+            ),
+            Backend::Postgres => {
+                let mut all = [0; 2];
+                for (slot, len) in all.iter_mut().zip(lens) {
+                    *slot = *len;
+                }
+                std::borrow::Cow::Owned((self.build)(IdList { backend, lens: all }))
+            }
+        }
     }
 }
 
@@ -454,8 +500,8 @@ pub(crate) fn bind_all<'q>(
             Arg::S(v) => q.bind(v.as_str()),
             Arg::N => q.bind(None::<i64>),
             Arg::NullText => q.bind(None::<String>),
-            // sqlx's `Any` driver binds no arrays; PostgreSQL reads the array's text form
-            // through the `CAST` that [`IdList`] writes.
+            // PostgreSQL gets lists spread into one placeholder per id (`IdList::args`);
+            // should one come here whole, it is bound as an array's text form.
             Arg::Ids(ids) => q.bind(pg_array(ids)),
         };
     }

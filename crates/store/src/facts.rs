@@ -6,7 +6,7 @@
 //! one of these questions alone (`Db::accounts`, `Db::viewer_marks`…) call them too.
 
 use crate::account_cache::{AccountCache, Ticket};
-use crate::db::{Arg, BackendSql, IdList, placeholders};
+use crate::db::{Arg, IdList, ListSql, placeholders};
 use crate::groups::GroupRecord;
 use crate::interactions::ViewerMarks;
 use crate::reads::Place;
@@ -74,20 +74,21 @@ fn sorted_unique(mut v: Vec<i64>) -> Vec<i64> {
     v
 }
 
-/// Rows of `sql` (one id list bound at `$1`) for `ids`; none without ids.
-fn rows_for(c: &mut dyn ReadConn, sql: &BackendSql, ids: &[i64]) -> Result<Vec<crate::reads::Row>> {
+/// Rows of `sql` (one id list) for `ids`; none without ids.
+fn rows_for(c: &mut dyn ReadConn, sql: &ListSql, ids: &[i64]) -> Result<Vec<crate::reads::Row>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = sql.get(c.backend());
-    c.rows(sql, &[Arg::ids(ids)])
+    let backend = c.backend();
+    let sql = sql.get(backend, &[ids.len()]);
+    c.rows(&sql, &IdList::args(backend, &[ids]))
 }
 
 /// Posts by the ids at `$1`.
-static STATUSES_SQL: BackendSql = BackendSql::new(|l| {
+static STATUSES_SQL: ListSql = ListSql::new(|l| {
     format!(
         "SELECT {STATUS_COLUMNS} FROM {}",
-        l.probe("statuses s", &[("s.id", 1)])
+        l.probe("statuses s", &[("s.id", 0)])
     )
 });
 
@@ -100,10 +101,10 @@ pub(crate) fn statuses(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<StatusRe
 }
 
 /// The mentions of the posts at `$1`.
-static MENTIONS_SQL: BackendSql = BackendSql::new(|l| {
+static MENTIONS_SQL: ListSql = ListSql::new(|l| {
     format!(
         "SELECT m.status_id, m.account_id FROM {}",
-        l.probe("status_mentions m", &[("m.status_id", 1)])
+        l.probe("status_mentions m", &[("m.status_id", 0)])
     )
 });
 
@@ -116,10 +117,10 @@ pub(crate) fn mentions(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<(i64, i6
 }
 
 /// The hashtags of the posts at `$1`.
-static TAGS_SQL: BackendSql = BackendSql::new(|l| {
+static TAGS_SQL: ListSql = ListSql::new(|l| {
     format!(
         "SELECT t.status_id, t.tag FROM {}",
-        l.probe("status_tags t", &[("t.status_id", 1)])
+        l.probe("status_tags t", &[("t.status_id", 0)])
     )
 });
 
@@ -132,10 +133,10 @@ pub(crate) fn tags(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<(i64, String
 }
 
 /// Accounts by the ids at `$1`.
-static ACCOUNTS_SQL: BackendSql = BackendSql::new(|l| {
+static ACCOUNTS_SQL: ListSql = ListSql::new(|l| {
     format!(
         "SELECT {ACCOUNT_COLUMNS} FROM {}",
-        l.probe("accounts", &[("accounts.id", 1)])
+        l.probe("accounts", &[("accounts.id", 0)])
     )
 });
 
@@ -148,11 +149,11 @@ pub(crate) fn accounts(c: &mut dyn ReadConn, ids: &[i64]) -> Result<Vec<AccountR
 }
 
 /// Groups by the ids at `$1`.
-static GROUPS_SQL: BackendSql = BackendSql::new(|l| {
+static GROUPS_SQL: ListSql = ListSql::new(|l| {
     format!(
         "SELECT {} FROM {}",
         crate::groups::GROUP_COLUMNS,
-        l.probe("groups g", &[("g.id", 1)])
+        l.probe("groups g", &[("g.id", 0)])
     )
 });
 
@@ -176,10 +177,10 @@ pub(crate) fn group_roles(
 }
 
 /// The roles of the accounts at `$1` in the groups at `$2`.
-static GROUP_ROLES_SQL: BackendSql = BackendSql::new(|l| {
+static GROUP_ROLES_SQL: ListSql = ListSql::new(|l| {
     format!(
         "SELECT m.account_id, m.group_id, m.role FROM {}",
-        l.probe("group_members m", &[("m.account_id", 1), ("m.group_id", 2)])
+        l.probe("group_members m", &[("m.account_id", 0), ("m.group_id", 1)])
     )
 });
 
@@ -193,8 +194,7 @@ pub(crate) fn group_roles_of(
     if group_ids.is_empty() || viewers.is_empty() {
         return Ok(out);
     }
-    let sql = GROUP_ROLES_SQL.get(c.backend());
-    for (viewer, group, role) in id_triples(c, sql, viewers, group_ids)? {
+    for (viewer, group, role) in id_triples(c, &GROUP_ROLES_SQL, viewers, group_ids)? {
         out.entry(viewer).or_default().push((group, role));
     }
     Ok(out)
@@ -226,11 +226,13 @@ pub(crate) fn triples(
 /// rows.
 fn id_triples(
     c: &mut dyn ReadConn,
-    sql: &str,
+    sql: &ListSql,
     a: &[i64],
     b: &[i64],
 ) -> Result<Vec<(i64, i64, String)>> {
-    c.rows(sql, &[Arg::ids(a), Arg::ids(b)])?
+    let backend = c.backend();
+    let sql = sql.get(backend, &[a.len(), b.len()]);
+    c.rows(&sql, &IdList::args(backend, &[a, b]))?
         .iter()
         .map(|r| Ok((r.int_at(0)?, r.int_at(1)?, r.text_at(2)?)))
         .collect()
@@ -256,21 +258,21 @@ fn relations_sql(l: IdList, viewers_first: bool) -> String {
     // PostgreSQL's planner chooses.
     let (keys, index) = if viewers_first {
         (
-            [("f.account_id", 1), ("f.target_id", 2)],
+            [("f.account_id", 0), ("f.target_id", 1)],
             "follows_account_reblogs",
         )
     } else {
         (
-            [("f.target_id", 2), ("f.account_id", 1)],
+            [("f.target_id", 1), ("f.account_id", 0)],
             "follows_target_reblogs",
         )
     };
-    let follows = match l.0 {
+    let follows = match l.backend() {
         crate::Backend::Sqlite => format!("follows f INDEXED BY {index}"),
         crate::Backend::Postgres => "follows f".to_owned(),
     };
-    let own = |table: &str, col: &str| l.probe(table, &[(col, 1)]);
-    let others = l.among(2);
+    let own = |table: &str, col: &str| l.probe(table, &[(col, 0)]);
+    let others = l.among(1);
     format!(
         "SELECT f.account_id, f.target_id, CASE WHEN f.show_reblogs = 1 THEN 'f' ELSE 'n' END \
          FROM {} \
@@ -285,9 +287,9 @@ fn relations_sql(l: IdList, viewers_first: bool) -> String {
 }
 
 /// [`relations_sql`] driven by the viewers (fewer viewers than others: a page).
-static RELATIONS_VIEWERS_FIRST: BackendSql = BackendSql::new(|l| relations_sql(l, true));
+static RELATIONS_VIEWERS_FIRST: ListSql = ListSql::new(|l| relations_sql(l, true));
 /// [`relations_sql`] driven by the others (fewer others: a streamed post's author).
-static RELATIONS_OTHERS_FIRST: BackendSql = BackendSql::new(|l| relations_sql(l, false));
+static RELATIONS_OTHERS_FIRST: ListSql = ListSql::new(|l| relations_sql(l, false));
 
 /// For each of `viewers`, its follows, blocks (both ways) and mutes of `others`, in one
 /// query.
@@ -307,9 +309,9 @@ pub(crate) fn relations_of(
         return Ok(out);
     }
     let sql = if viewers.len() <= others.len() {
-        RELATIONS_VIEWERS_FIRST.get(c.backend())
+        &RELATIONS_VIEWERS_FIRST
     } else {
-        RELATIONS_OTHERS_FIRST.get(c.backend())
+        &RELATIONS_OTHERS_FIRST
     };
     for (viewer, id, kind) in id_triples(c, sql, viewers, others)? {
         let rel = out.entry(viewer).or_default();
@@ -335,17 +337,17 @@ pub(crate) fn marks(c: &mut dyn ReadConn, viewer: i64, ids: &[i64]) -> Result<Vi
 
 /// The marks of the accounts at `$1` on the posts at `$2`: each table probed by its
 /// `(account_id, status_id)` key, reblogs by `statuses_reblog (reblog_of_id, account_id)`.
-static MARKS_SQL: BackendSql = BackendSql::new(|l| {
+static MARKS_SQL: ListSql = ListSql::new(|l| {
     format!(
         "SELECT f.account_id, f.status_id, 'f' FROM {} \
          UNION ALL SELECT s.account_id, s.reblog_of_id, 'r' FROM {} \
          UNION ALL SELECT b.account_id, b.status_id, 'b' FROM {} \
          UNION ALL SELECT p.account_id, p.status_id, 'p' FROM {} AND +p.status_id {}",
-        l.probe("favourites f", &[("f.account_id", 1), ("f.status_id", 2)]),
-        l.probe("statuses s", &[("s.reblog_of_id", 2), ("s.account_id", 1)]),
-        l.probe("bookmarks b", &[("b.account_id", 1), ("b.status_id", 2)]),
-        l.probe("pins p", &[("p.account_id", 1)]),
-        l.among(2)
+        l.probe("favourites f", &[("f.account_id", 0), ("f.status_id", 1)]),
+        l.probe("statuses s", &[("s.reblog_of_id", 1), ("s.account_id", 0)]),
+        l.probe("bookmarks b", &[("b.account_id", 0), ("b.status_id", 1)]),
+        l.probe("pins p", &[("p.account_id", 0)]),
+        l.among(1)
     )
 });
 
@@ -361,8 +363,7 @@ pub(crate) fn marks_of(
     if ids.is_empty() || viewers.is_empty() {
         return Ok(out);
     }
-    let sql = MARKS_SQL.get(c.backend());
-    for (viewer, id, kind) in id_triples(c, sql, viewers, ids)? {
+    for (viewer, id, kind) in id_triples(c, &MARKS_SQL, viewers, ids)? {
         let marks = out.entry(viewer).or_default();
         match kind.as_str() {
             "f" => marks.favourited.insert(id),
@@ -520,7 +521,7 @@ mod tests {
     #[tokio::test]
     async fn relations_probe_the_follows_index_of_the_shorter_list() {
         let (_dir, db) = sqlite_db().await;
-        let l = IdList(crate::Backend::Sqlite);
+        let l = IdList::sqlite();
         let many: Vec<i64> = (1..=30).collect();
         for (viewers_first, index) in [
             (true, "follows_account_reblogs"),
@@ -543,7 +544,7 @@ mod tests {
     async fn facts_probe_indexes_straight_from_the_id_lists() {
         let (_dir, db) = sqlite_db().await;
         let ids: Vec<i64> = (1..=20).collect();
-        let statements: [(&BackendSql, usize); 9] = [
+        let statements: [(&ListSql, usize); 9] = [
             (&STATUSES_SQL, 1),
             (&MENTIONS_SQL, 1),
             (&TAGS_SQL, 1),
@@ -555,9 +556,9 @@ mod tests {
             (&MARKS_SQL, 2),
         ];
         for (sql, lists) in statements {
-            let sql = sql.get(crate::Backend::Sqlite);
+            let sql = sql.get(crate::Backend::Sqlite, &[]);
             let bound: Vec<&[i64]> = vec![&ids; lists];
-            let plan = plan(&db, sql, &bound).await;
+            let plan = plan(&db, &sql, &bound).await;
             for step in &plan {
                 let scans_table = step.starts_with("SCAN") && !step.contains("VIRTUAL TABLE");
                 let unkeyed_search = step.starts_with("SEARCH") && !step.contains("=?");
@@ -568,5 +569,26 @@ mod tests {
                 "{sql}: {plan:?}"
             );
         }
+    }
+
+    /// On PostgreSQL the same statements take one placeholder per id, numbered list
+    /// after list, so its planner sees how long each list is.
+    #[test]
+    fn postgres_gets_a_placeholder_per_id() {
+        let sql = RELATIONS_VIEWERS_FIRST.get(crate::Backend::Postgres, &[1, 3]);
+        assert!(sql.contains("f.account_id IN ($1)"), "{sql}");
+        assert!(sql.contains("f.target_id IN ($2, $3, $4)"), "{sql}");
+        assert!(
+            sql.contains("b.account_id IN ($1) AND +b.target_id IN ($2, $3, $4)"),
+            "{sql}"
+        );
+        let args = IdList::args(crate::Backend::Postgres, &[&[7], &[3, 1, 2]]);
+        let ids: Vec<i64> = (args.iter())
+            .map(|a| match a {
+                Arg::I(i) => *i,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(ids, vec![7, 3, 1, 2]);
     }
 }
