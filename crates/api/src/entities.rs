@@ -205,12 +205,6 @@ impl Entity for AccountJson<'_> {
     }
 }
 
-impl Serialize for AccountJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_entity(self, s)
-    }
-}
-
 /// Mastodon's Account entity.
 #[derive(Debug)]
 pub struct Account {
@@ -221,12 +215,14 @@ pub struct Account {
 
 impl Serialize for Account {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        AccountJson {
-            a: &self.record,
-            base: &self.base,
-            credential: self.credential.as_deref(),
-        }
-        .serialize(s)
+        serialize_entity(
+            &AccountJson {
+                a: &self.record,
+                base: &self.base,
+                credential: self.credential.as_deref(),
+            },
+            s,
+        )
     }
 }
 
@@ -282,12 +278,6 @@ impl Entity for MentionJson<'_> {
     }
 }
 
-impl Serialize for MentionJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_entity(self, s)
-    }
-}
-
 /// A hashtag inside a Status.
 struct TagJson<'a> {
     name: &'a str,
@@ -301,12 +291,6 @@ impl Entity for TagJson<'_> {
         f.field("name", self.name)?;
         f.field("url", &Url([self.base, "/tags/", self.name]))?;
         Ok(())
-    }
-}
-
-impl Serialize for TagJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_entity(self, s)
     }
 }
 
@@ -330,12 +314,6 @@ impl Entity for GroupJson<'_> {
     }
 }
 
-impl Serialize for GroupJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_entity(self, s)
-    }
-}
-
 /// Starling: a group as named inside a notification.
 #[derive(Debug)]
 pub struct GroupRef {
@@ -355,11 +333,13 @@ impl GroupRef {
 
 impl Serialize for GroupRef {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        GroupJson {
-            g: &self.record,
-            base: &self.base,
-        }
-        .serialize(s)
+        serialize_entity(
+            &GroupJson {
+                g: &self.record,
+                base: &self.base,
+            },
+            s,
+        )
     }
 }
 
@@ -430,12 +410,6 @@ impl Entity for StatusJson<'_> {
     }
 }
 
-impl Serialize for StatusJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        serialize_entity(self, s)
-    }
-}
-
 /// Mastodon's Status entity.
 #[derive(Debug)]
 pub struct Status {
@@ -445,11 +419,13 @@ pub struct Status {
 
 impl Serialize for Status {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        StatusJson {
-            v: &self.view,
-            base: &self.base,
-        }
-        .serialize(s)
+        serialize_entity(
+            &StatusJson {
+                v: &self.view,
+                base: &self.base,
+            },
+            s,
+        )
     }
 }
 
