@@ -24,13 +24,6 @@ pub fn iso_time(millis: i64) -> String {
     rfc3339(millis).to_string()
 }
 
-/// Formats Unix milliseconds as a date: `2024-01-01`.
-pub fn iso_date(millis: i64) -> String {
-    let mut date = iso_time(millis);
-    date.truncate("2024-01-01".len());
-    date
-}
-
 /// Escapes plain text (a bio) into Mastodon's HTML `note`.
 fn note_html(note: &str) -> String {
     if note.is_empty() {
@@ -91,7 +84,7 @@ impl Serialize for Id {
 /// Unix milliseconds written as [`iso_time`] writes them, without allocating.
 struct Time(i64);
 
-/// Unix milliseconds written as [`iso_date`] writes them, without allocating.
+/// Unix milliseconds written as a date (`2024-01-01`), without allocating.
 struct Date(i64);
 
 fn rfc3339(millis: i64) -> humantime::Rfc3339Timestamp {
@@ -647,7 +640,8 @@ mod tests {
     fn times_are_millis_with_z() {
         assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(iso_time(1_704_110_400_123), "2024-01-01T12:00:00.123Z");
-        assert_eq!(iso_date(1_704_110_400_123), "2024-01-01");
+        let date = serde_json::to_string(&Date(1_704_110_400_123)).unwrap_or_default();
+        assert_eq!(date, "\"2024-01-01\"");
         assert_eq!(iso_time(951_782_400_007), "2000-02-29T00:00:00.007Z");
     }
 

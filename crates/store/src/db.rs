@@ -268,20 +268,6 @@ async fn sqlite_layout(pool: &AnyPool) -> Result<()> {
     Ok(())
 }
 
-/// PostgreSQL's text form of an array of integers: `{1,2,3}`.
-fn pg_array(ids: &[i64]) -> String {
-    let mut out = String::with_capacity(2 + ids.len() * 20);
-    out.push('{');
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(itoa::Buffer::new().format(*id));
-    }
-    out.push('}');
-    out
-}
-
 /// `$start, $start+1, …` — `n` positional placeholders for an `IN (…)` list.
 pub(crate) fn placeholders(start: usize, n: usize) -> String {
     use std::fmt::Write as _;
@@ -500,9 +486,9 @@ pub(crate) fn bind_all<'q>(
             Arg::S(v) => q.bind(v.as_str()),
             Arg::N => q.bind(None::<i64>),
             Arg::NullText => q.bind(None::<String>),
-            // PostgreSQL gets lists spread into one placeholder per id (`IdList::args`);
-            // should one come here whole, it is bound as an array's text form.
-            Arg::Ids(ids) => q.bind(pg_array(ids)),
+            // Never here: on PostgreSQL `IdList::args` spreads each list into one
+            // argument per id. Bound anyway, a list is NULL and matches nothing.
+            Arg::Ids(_) => q.bind(None::<i64>),
         };
     }
     q
