@@ -2,6 +2,8 @@
 //! and their conversions from service views. These shapes live only here.
 
 use crate::json::{Entity, Fields, serialize_entity, write_entity};
+#[cfg(test)]
+use crate::json::{URL_ON_STACK, Url};
 use serde::Serialize;
 use serde::ser::Serializer;
 use starling_service::auth::IssuedToken;
@@ -92,9 +94,16 @@ fn rfc3339(millis: i64) -> humantime::Rfc3339Timestamp {
     humantime::format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(millis))
 }
 
+impl Time {
+    /// The time as text, on the stack.
+    fn text(&self) -> StackText {
+        StackText::of(&rfc3339(self.0), usize::MAX)
+    }
+}
+
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(StackText::of(&rfc3339(self.0), usize::MAX).as_str())
+        s.serialize_str(self.text().as_str())
     }
 }
 
@@ -103,33 +112,6 @@ impl Serialize for Date {
         s.serialize_str(StackText::of(&rfc3339(self.0), "2024-01-01".len()).as_str())
     }
 }
-
-/// A URL written from its parts, without joining them first.
-struct Url<'a, const N: usize>([&'a str; N]);
-
-impl<const N: usize> Serialize for Url<'_, N> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // Joined in a buffer on the stack and written as one string: through the
-        // formatting machinery (`collect_str`) the six URLs of each account and post cost
-        // a tenth of a home page's instructions. Longer URLs (a long base URL) are joined
-        // on the heap.
-        let mut buf = [0u8; URL_ON_STACK];
-        let mut len = 0;
-        for part in self.0 {
-            match buf.get_mut(len..len + part.len()) {
-                Some(slot) => slot.copy_from_slice(part.as_bytes()),
-                None => return s.serialize_str(&self.0.concat()),
-            }
-            len += part.len();
-        }
-        // Whole strings joined are valid UTF-8; the check cannot fail.
-        let joined = buf.get(..len).and_then(|b| std::str::from_utf8(b).ok());
-        s.serialize_str(joined.unwrap_or_default())
-    }
-}
-
-/// The longest URL joined on the stack.
-const URL_ON_STACK: usize = 256;
 
 /// An always-empty list (`emojis`, `fields`, `media_attachments`…).
 const NONE: [(); 0] = [];
@@ -165,25 +147,25 @@ impl Entity for AccountJson<'_> {
 
     fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
         let (a, base) = (self.a, self.base);
-        let avatar = Url([base, "/avatars/original/missing.png"]);
-        let header = Url([base, "/headers/original/missing.png"]);
-        f.field("id", &Id(a.id))?;
-        f.field("username", &a.username)?;
-        f.field("acct", &a.username)?;
-        f.field("display_name", &a.display_name)?;
+        let avatar = [base, "/avatars/original/missing.png"];
+        let header = [base, "/headers/original/missing.png"];
+        f.text("id", itoa::Buffer::new().format(a.id))?;
+        f.text("username", &a.username)?;
+        f.text("acct", &a.username)?;
+        f.text("display_name", &a.display_name)?;
         f.field("locked", &a.locked)?;
         f.field("bot", &a.bot)?;
         f.field("discoverable", &a.discoverable)?;
         f.field("group", &false)?;
         f.field("noindex", &false)?;
-        f.field("created_at", &Time(a.created_at))?;
-        f.field("note", &note_html(&a.note))?;
-        f.field("url", &Url([base, "/@", &a.username]))?;
-        f.field("uri", &Url([base, "/users/", &a.username]))?;
-        f.field("avatar", &avatar)?;
-        f.field("avatar_static", &avatar)?;
-        f.field("header", &header)?;
-        f.field("header_static", &header)?;
+        f.text("created_at", Time(a.created_at).text().as_str())?;
+        f.text("note", &note_html(&a.note))?;
+        f.url("url", &[base, "/@", &a.username])?;
+        f.url("uri", &[base, "/users/", &a.username])?;
+        f.url("avatar", &avatar)?;
+        f.url("avatar_static", &avatar)?;
+        f.url("header", &header)?;
+        f.url("header_static", &header)?;
         f.field("followers_count", &a.followers_count)?;
         f.field("following_count", &a.following_count)?;
         f.field("statuses_count", &a.statuses_count)?;
@@ -263,10 +245,10 @@ impl Entity for MentionJson<'_> {
     const NAME: &'static str = "Mention";
 
     fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
-        f.field("id", &Id(self.a.id))?;
-        f.field("username", &self.a.username)?;
-        f.field("acct", &self.a.username)?;
-        f.field("url", &Url([self.base, "/@", &self.a.username]))?;
+        f.text("id", itoa::Buffer::new().format(self.a.id))?;
+        f.text("username", &self.a.username)?;
+        f.text("acct", &self.a.username)?;
+        f.url("url", &[self.base, "/@", &self.a.username])?;
         Ok(())
     }
 }
@@ -281,8 +263,8 @@ impl Entity for TagJson<'_> {
     const NAME: &'static str = "Tag";
 
     fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
-        f.field("name", self.name)?;
-        f.field("url", &Url([self.base, "/tags/", self.name]))?;
+        f.text("name", self.name)?;
+        f.url("url", &[self.base, "/tags/", self.name])?;
         Ok(())
     }
 }
@@ -299,10 +281,10 @@ impl Entity for GroupJson<'_> {
     fn fields<F: Fields>(&self, f: &mut F) -> Result<(), F::Error> {
         let mut id = itoa::Buffer::new();
         let id = id.format(self.g.id);
-        f.field("id", id)?;
-        f.field("name", &self.g.name)?;
-        f.field("visibility", &self.g.visibility)?;
-        f.field("url", &Url([self.base, "/groups/", id]))?;
+        f.text("id", id)?;
+        f.text("name", &self.g.name)?;
+        f.text("visibility", &self.g.visibility)?;
+        f.url("url", &[self.base, "/groups/", id])?;
         Ok(())
     }
 }
@@ -353,16 +335,16 @@ impl Entity for StatusJson<'_> {
         let mut id = itoa::Buffer::new();
         let id = id.format(st.id);
         let username = &v.account.username;
-        f.field("id", id)?;
-        f.field("created_at", &Time(st.created_at))?;
+        f.text("id", id)?;
+        f.text("created_at", Time(st.created_at).text().as_str())?;
         f.field("in_reply_to_id", &st.in_reply_to_id.map(Id))?;
         f.field("in_reply_to_account_id", &st.in_reply_to_account_id.map(Id))?;
         f.field("sensitive", &st.sensitive)?;
-        f.field("spoiler_text", &st.spoiler_text)?;
-        f.field("visibility", &st.visibility)?;
+        f.text("spoiler_text", &st.spoiler_text)?;
+        f.text("visibility", &st.visibility)?;
         f.field("language", &st.language)?;
-        f.field("uri", &Url([base, "/users/", username, "/statuses/", id]))?;
-        f.field("url", &Url([base, "/@", username, "/", id]))?;
+        f.url("uri", &[base, "/users/", username, "/statuses/", id])?;
+        f.url("url", &[base, "/@", username, "/", id])?;
         f.field("replies_count", &st.replies_count)?;
         f.field("reblogs_count", &st.reblogs_count)?;
         f.field("favourites_count", &st.favourites_count)?;
@@ -374,8 +356,8 @@ impl Entity for StatusJson<'_> {
         f.field("muted", &false)?;
         f.field("bookmarked", &v.bookmarked)?;
         f.field("pinned", &v.pinned)?;
-        f.field("content", &st.content)?;
-        f.field("text", &st.text)?;
+        f.text("content", &st.content)?;
+        f.text("text", &st.text)?;
         f.field("filtered", &NONE)?;
         let reblog = v.reblog.as_deref().map(|r| StatusJson { v: r, base });
         f.entity("reblog", reblog.as_ref())?;
@@ -848,9 +830,9 @@ mod entity_shape_tests {
     #[test]
     fn long_urls_are_written_whole() {
         let base = format!("https://{}.example", "x".repeat(URL_ON_STACK));
-        let url = serde_json::to_string(&Url([&base, "/@", "ana"])).unwrap();
+        let url = serde_json::to_string(&Url(&[&base, "/@", "ana"])).unwrap();
         assert_eq!(url, format!("\"{base}/@ana\""));
-        let short = serde_json::to_string(&Url(["https://x", "/tags/", "r\u{fc}st"])).unwrap();
+        let short = serde_json::to_string(&Url(&["https://x", "/tags/", "r\u{fc}st"])).unwrap();
         assert_eq!(short, "\"https://x/tags/r\u{fc}st\"");
     }
 
