@@ -80,8 +80,9 @@ pub(crate) const URL_ON_STACK: usize = 256;
 /// Whether `text` goes into a JSON string as it is: no quote, backslash or control
 /// character (what serde_json escapes). No early exit, so the loop is vectorised.
 fn plain(text: &str) -> bool {
-    text.bytes()
-        .fold(true, |plain, b| plain & (b >= 0x20) & (b != b'"') & (b != b'\\'))
+    text.bytes().fold(true, |plain, b| {
+        plain & (b >= 0x20) & (b != b'"') & (b != b'\\')
+    })
 }
 
 /// Writes an entity through serde.

@@ -32,6 +32,10 @@ Examples:
       --data-dir target/bench-data --no-seed --workloads instance,home,celebrity \\
       --json target/bench.json
 
+  # Three rounds of the read workloads: each round's rate, and their median.
+  cargo run --release -p starling-bench -- --server-bin target/release/starling \\
+      --data-dir target/bench-data --no-seed --workloads instance,home --rounds 3
+
   # Only the delivery to 1,000 streaming clients, on the network seeded above (each
   # client is a socket on both sides: --stream-clients must fit in `ulimit -n`).
   cargo run --release -p starling-bench -- --server-bin target/release/starling \\
@@ -150,6 +154,12 @@ pub struct Cli {
     /// active account (from the first again if there are fewer) [default: 1000 / 100].
     #[arg(long, value_name = "N", help_heading = LOAD_HEADING)]
     pub stream_clients: Option<usize>,
+
+    /// Times the whole list of workloads runs, one round after another on the same server.
+    /// The main table pools the rounds; a second one gives each round's throughput and
+    /// their median, since a machine's speed can drift between minutes.
+    #[arg(long, value_name = "N", default_value_t = 1, help_heading = LOAD_HEADING)]
+    pub rounds: u32,
 
     /// Seed of the random choices (users, texts, read/post mix), for repeatable runs
     /// [default: random].
@@ -279,6 +289,8 @@ pub struct Plan {
     pub workloads: Vec<Workload>,
     /// How long each workload runs.
     pub duration: Duration,
+    /// How many times the list of workloads runs.
+    pub rounds: u32,
     /// Concurrent connections.
     pub connections: usize,
     /// Streaming clients of the `stream` workload.
@@ -327,6 +339,9 @@ impl Cli {
             .with_context(|| {
                 format!("--duration {duration_secs} is not a positive number of seconds")
             })?;
+        if self.rounds == 0 {
+            bail!("--rounds must be at least 1");
+        }
         let connections = self.connections.unwrap_or(if self.smoke { 16 } else { 64 });
         if connections == 0 {
             bail!("--connections must be at least 1");
@@ -382,6 +397,7 @@ impl Cli {
             tokens,
             workloads,
             duration,
+            rounds: self.rounds,
             connections,
             stream_clients,
             // 32 bits are plenty of variety and keep the reported `--rng-seed` short.
@@ -488,6 +504,7 @@ mod tests {
         assert_eq!(plan.stream_clients, 100);
         assert_eq!(plan.duration, Duration::from_secs(2));
         assert_eq!(plan.workloads, vec![Workload::Home, Workload::Instance]);
+        assert_eq!(plan.rounds, 1);
         assert_eq!(plan.tokens, PathBuf::from("d").join(DEFAULT_TOKENS_FILE));
         match plan.mode {
             Mode::Spawn {
@@ -513,6 +530,17 @@ mod tests {
         assert!(only_instance.plan().is_ok());
         let all = Cli::try_parse_from(["starling-bench", "--target", "http://127.0.0.1:1"])?;
         assert!(all.plan().is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn rounds_are_counted_from_one() -> anyhow::Result<()> {
+        let parse = |rounds: &str| {
+            Cli::try_parse_from(["starling-bench", "--data-dir", "d", "--rounds", rounds])
+        };
+        assert_eq!(parse("3")?.plan()?.rounds, 3);
+        let none = parse("0")?.plan().map(|_| ()).unwrap_err();
+        assert!(none.to_string().contains("--rounds"), "{none}");
         Ok(())
     }
 }

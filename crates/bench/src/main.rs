@@ -143,7 +143,6 @@ fn run(plan: &Plan) -> anyhow::Result<bool> {
         plan,
         server.as_ref().and_then(ServerProcess::pid),
     )?;
-    let mut lines = Vec::new();
     let mut memory_samples = Vec::new();
     let mut server_cpu = Vec::new();
     if plan.workloads.iter().any(|w| w.needs_tokens()) {
@@ -153,32 +152,53 @@ fn run(plan: &Plan) -> anyhow::Result<bool> {
         );
         runtime.block_on(load.warm_up(WARM_UP))?;
     }
-    for workload in &plan.workloads {
-        if *workload == Workload::Stream {
-            eprintln!(
-                "stream: {} streaming clients, twice {:.1} s of posts…",
-                plan.stream_clients,
-                plan.duration.as_secs_f64()
-            );
-        } else {
-            eprintln!(
-                "{}: {:.1} s, {} connections…",
-                workload.name(),
-                plan.duration.as_secs_f64(),
-                plan.connections
-            );
+    let mut rounds = Vec::new();
+    for round in 0..plan.rounds {
+        if plan.rounds > 1 {
+            eprintln!("round {} of {}", round + 1, plan.rounds);
         }
-        let measured = runtime.block_on(load.run(*workload))?;
-        for line in &measured.lines {
-            eprintln!(
-                "  {}: {} requests, {} errors",
-                line.label, line.recorder.requests, line.recorder.errors
-            );
+        let mut lines = Vec::new();
+        for workload in &plan.workloads {
+            if *workload == Workload::Stream {
+                eprintln!(
+                    "stream: {} streaming clients, twice {:.1} s of posts…",
+                    plan.stream_clients,
+                    plan.duration.as_secs_f64()
+                );
+            } else {
+                eprintln!(
+                    "{}: {:.1} s, {} connections…",
+                    workload.name(),
+                    plan.duration.as_secs_f64(),
+                    plan.connections
+                );
+            }
+            let measured = runtime.block_on(load.run(*workload, round))?;
+            for line in &measured.lines {
+                eprintln!(
+                    "  {}: {} requests, {} errors",
+                    line.label, line.recorder.requests, line.recorder.errors
+                );
+            }
+            lines.extend(measured.lines);
+            // Samples of later rounds say which round they come from.
+            let when = |what: String| match plan.rounds {
+                1 => what,
+                _ => format!("{what} (round {})", round + 1),
+            };
+            memory_samples.extend(measured.memory.into_iter().map(|mut m| {
+                m.when = when(m.when);
+                m
+            }));
+            server_cpu.extend(measured.cpu.into_iter().map(|mut c| {
+                c.during = when(c.during);
+                c
+            }));
         }
-        lines.extend(measured.lines);
-        memory_samples.extend(measured.memory);
-        server_cpu.extend(measured.cpu);
+        rounds.push(lines);
     }
+    let per_round = report::round_rates(&rounds);
+    let lines = workload::pool(rounds)?;
 
     // VmHWM is a high-water mark, so one reading at the end gives the peak of the run.
     let server_memory = match &server {
@@ -205,6 +225,7 @@ fn run(plan: &Plan) -> anyhow::Result<bool> {
     let args: Vec<String> = std::env::args().collect();
     let report = Report {
         rows: report::rows(&lines),
+        rounds: per_round,
         server_memory,
         memory_samples,
         server_cpu,

@@ -106,6 +106,58 @@ pub fn rows(lines: &[Line]) -> Vec<Row> {
         .collect()
 }
 
+/// One workload's throughput in each round of a run with several.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoundRates {
+    /// Workload (or sub-measurement) name.
+    pub workload: String,
+    /// Requests per second in each round, in order.
+    pub per_round: Vec<Option<f64>>,
+    /// The median of the rounds' rates.
+    pub median: Option<f64>,
+}
+
+/// The closed-loop workloads' throughput round by round (the paced posts and the
+/// deliveries go at the harness's pace, not the machine's), when there was more than one
+/// round.
+pub fn round_rates(rounds: &[Vec<Line>]) -> Vec<RoundRates> {
+    if rounds.len() < 2 {
+        return Vec::new();
+    }
+    // Each round's closed-loop rows, by label.
+    let tables: Vec<Vec<Row>> = (rounds.iter())
+        .map(|lines| {
+            let closed_loop = lines.iter().map(|l| l.vs_ceiling);
+            (rows(lines).into_iter().zip(closed_loop))
+                .filter_map(|(row, closed)| closed.then_some(row))
+                .collect()
+        })
+        .collect();
+    let mut out: Vec<RoundRates> = Vec::new();
+    for row in tables.iter().flatten() {
+        if out.iter().any(|r| r.workload == row.workload) {
+            continue;
+        }
+        let per_round: Vec<Option<f64>> = (tables.iter())
+            .map(|t| t.iter().find(|r| r.workload == row.workload))
+            .map(|r| r.and_then(|r| r.throughput))
+            .collect();
+        let mut rates: Vec<f64> = per_round.iter().flatten().copied().collect();
+        rates.sort_by(f64::total_cmp);
+        let median = match rates.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(rates[n / 2]),
+            n => Some((rates[n / 2 - 1] + rates[n / 2]) / 2.0),
+        };
+        out.push(RoundRates {
+            workload: row.workload.clone(),
+            per_round,
+            median,
+        });
+    }
+    out
+}
+
 /// Network size as `GET /api/v1/instance` reported it before the run.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Network {
@@ -171,8 +223,10 @@ pub struct CpuSample {
 /// Everything a run measured, and how it was run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// One row per workload and sub-measurement.
+    /// One row per workload and sub-measurement (all rounds pooled).
     pub rows: Vec<Row>,
+    /// Each workload's throughput per round, when there were several.
+    pub rounds: Vec<RoundRates>,
     /// The server's memory at the end, when this process started it.
     pub server_memory: Option<Memory>,
     /// The server's memory at moments of the workloads, when this process started it.
@@ -231,6 +285,29 @@ pub fn markdown(report: &Report) -> String {
         );
     }
     out.push('\n');
+    if let Some(first) = report.rounds.first() {
+        let n = first.per_round.len();
+        let _ = writeln!(
+            out,
+            "Throughput of each round (req/s; the table above pools the {n} rounds):\n"
+        );
+        out.push_str("| workload |");
+        for i in 1..=n {
+            let _ = write!(out, " round {i} |");
+        }
+        out.push_str(" median |\n|:--|");
+        out.push_str(&"--:|".repeat(n + 1));
+        out.push('\n');
+        let rate = |r: Option<f64>| r.map_or(DASH.into(), |t| format!("{t:.1}"));
+        for r in &report.rounds {
+            let _ = write!(out, "| {} |", r.workload);
+            for t in &r.per_round {
+                let _ = write!(out, " {} |", rate(*t));
+            }
+            let _ = writeln!(out, " {} |", rate(r.median));
+        }
+        out.push('\n');
+    }
     match report.server_memory {
         Some(Memory {
             peak_rss_kib: Some(peak),
@@ -363,6 +440,7 @@ mod tests {
         ];
         let report = Report {
             rows: rows(&lines),
+            rounds: Vec::new(),
             server_memory: Some(Memory {
                 peak_rss_kib: Some(204_800),
                 rss_kib: Some(102_400),
@@ -426,6 +504,64 @@ Command: `starling-bench --smoke`
 Machine: 8 cores, 16.0 GiB memory.
 ";
         assert_eq!(text, expected);
+    }
+
+    /// Rounds pool into one table (their mean rate, latencies over all of them) and each
+    /// round's rate is listed with the median.
+    #[test]
+    fn rounds_pool_and_list_their_rates() {
+        let round = |home_requests: usize| {
+            vec![
+                line("instance", &[1000; 100], Some(1), true),
+                line("home", &vec![2000; home_requests], Some(1), true),
+                line("celebrity: delivery", &[1_500; 3], None, false),
+            ]
+        };
+        let rounds = vec![round(50), round(20), round(30)];
+        let rates = round_rates(&rounds);
+        let pooled = crate::workload::pool(rounds).unwrap();
+        let table = rows(&pooled);
+        assert_eq!(table.len(), 3);
+        assert_eq!(table[1].workload, "home");
+        assert_eq!(table[1].requests, 100);
+        assert_eq!(table[1].throughput, Some(100.0 / 3.0));
+        assert_eq!(table[2].requests, 9);
+        assert_eq!(table[2].throughput, None);
+        // Only the closed-loop workloads have rows of rates.
+        assert_eq!(rates.len(), 2);
+        assert_eq!(rates[1].per_round, vec![Some(50.0), Some(20.0), Some(30.0)]);
+        assert_eq!(rates[1].median, Some(30.0));
+        let report = Report {
+            rows: table,
+            rounds: rates,
+            server_memory: None,
+            memory_samples: Vec::new(),
+            server_cpu: Vec::new(),
+            network: None,
+            seeded: None,
+            duration_secs: 1.0,
+            connections: 16,
+            stream_clients: None,
+            rng_seed: 7,
+            command: "starling-bench --rounds 3".into(),
+            machine: Machine {
+                cores: 2,
+                memory_kib: None,
+            },
+        };
+        let text = markdown(&report);
+        assert!(
+            text.contains(
+                "Throughput of each round (req/s; the table above pools the 3 rounds):\n\n\
+                 | workload | round 1 | round 2 | round 3 | median |\n\
+                 |:--|--:|--:|--:|--:|\n\
+                 | instance | 100.0 | 100.0 | 100.0 | 100.0 |\n\
+                 | home | 50.0 | 20.0 | 30.0 | 30.0 |\n\n"
+            ),
+            "{text}"
+        );
+        // One round: no such table.
+        assert!(round_rates(&[vec![line("home", &[1], Some(1), true)]]).is_empty());
     }
 
     #[test]

@@ -141,6 +141,26 @@ impl Recorder {
     }
 }
 
+/// The lines of several rounds pooled by label, in the order they first appear: their
+/// requests, failures and latencies added up, and their times too, so a pooled rate is
+/// the rounds' mean.
+pub fn pool(rounds: Vec<Vec<Line>>) -> anyhow::Result<Vec<Line>> {
+    let mut pooled: Vec<Line> = Vec::new();
+    for line in rounds.into_iter().flatten() {
+        match pooled.iter_mut().find(|p| p.label == line.label) {
+            Some(p) => {
+                p.elapsed = match (p.elapsed, line.elapsed) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                p.recorder.merge(line.recorder)?;
+            }
+            None => pooled.push(line),
+        }
+    }
+    Ok(pooled)
+}
+
 /// Latencies of a closed loop's requests by what they were: the `mixed` workload reports
 /// its reads and its posts apart too.
 struct Kinds {
@@ -296,16 +316,20 @@ impl Load {
         Ok(())
     }
 
-    /// Runs one workload for the configured duration; returns its line(s) of results.
-    pub async fn run(&self, workload: Workload) -> anyhow::Result<Measured> {
+    /// Runs one workload for the configured duration in round `round` (from 0); returns
+    /// its line(s) of results.
+    pub async fn run(&self, workload: Workload, round: u32) -> anyhow::Result<Measured> {
         let tokens = match (workload.needs_tokens(), &self.tokens) {
             (false, _) => None,
             (true, Some(tokens)) => Some(Arc::clone(tokens)),
             (true, None) => bail!("the {} workload needs the tokens file", workload.name()),
         };
-        // Each workload gets its own stream of random choices, so re-running one workload
-        // alone with the same --rng-seed repeats exactly what it did in a full run.
-        let seed = self.rng_seed ^ (workload as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // Each workload (and each round of it) gets its own stream of random choices, so
+        // re-running one workload alone with the same --rng-seed repeats exactly what it
+        // did in a full run's first round.
+        let seed = self.rng_seed
+            ^ (workload as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            ^ u64::from(round).wrapping_mul(0xD1B5_4A32_D192_ED03);
         let op = match workload {
             Workload::Instance => Op::Instance,
             Workload::Home => Op::Home,
