@@ -2,6 +2,7 @@
 
 use crate::Result;
 use crate::account_cache::AccountCache;
+use crate::pg_workers::PgWorkers;
 use crate::reads::{Place, ReadConn, SqliteReaders};
 use crate::token_cache::TokenCache;
 use crate::writes::{SqliteWriter, WriteConn};
@@ -29,10 +30,9 @@ pub enum Backend {
 pub struct Db {
     pub(crate) writer: AnyPool,
     pub(crate) reader: AnyPool,
-    /// SQLite only: the connections the hot reads use (see [`crate::reads`]).
-    sqlite_readers: Option<Arc<SqliteReaders>>,
-    /// SQLite only: the queue and connection the hot writes use (see [`crate::writes`]).
-    sqlite_writer: Option<Arc<SqliteWriter>>,
+    /// The connections the hot reads and writes use (see [`crate::reads`] and
+    /// [`crate::writes`]).
+    hot: HotPaths,
     backend: Backend,
     /// Whether notifications queue e-mails (SMTP is configured; see [`Db::with_email_jobs`]).
     pub(crate) email_jobs: bool,
@@ -43,6 +43,19 @@ pub struct Db {
     pub(crate) accounts_cache: Arc<AccountCache>,
     /// Tokens of recent requests (see [`crate::token_cache`]).
     pub(crate) tokens_cache: Arc<TokenCache>,
+}
+
+/// Where the hot reads and writes run, per engine.
+#[derive(Debug, Clone)]
+enum HotPaths {
+    Sqlite {
+        /// rusqlite connections to the file, used in place (see [`crate::reads::run`]).
+        readers: Arc<SqliteReaders>,
+        /// The write queue and its connection (see [`crate::writes`]).
+        writer: Arc<SqliteWriter>,
+    },
+    /// Worker threads with a connection each (see [`crate::pg_workers`]).
+    Postgres(Arc<PgWorkers>),
 }
 
 /// How often the background task checkpoints the SQLite write-ahead log.
@@ -90,8 +103,7 @@ impl Db {
             Self {
                 writer: pool.clone(),
                 reader: pool,
-                sqlite_readers: None,
-                sqlite_writer: None,
+                hot: HotPaths::Postgres(Arc::new(PgWorkers::new(url)?)),
                 backend: Backend::Postgres,
                 email_jobs: false,
                 listen_pool: Some(crate::relay::listen_pool(url)?),
@@ -173,8 +185,10 @@ impl Db {
         Ok(Self {
             writer,
             reader,
-            sqlite_readers: Some(Arc::new(SqliteReaders::new(path, readers as usize))),
-            sqlite_writer: Some(Arc::new(SqliteWriter::new(path))),
+            hot: HotPaths::Sqlite {
+                readers: Arc::new(SqliteReaders::new(path, readers as usize)),
+                writer: Arc::new(SqliteWriter::new(path)),
+            },
             backend: Backend::Sqlite,
             email_jobs: false,
             listen_pool: None,
@@ -199,7 +213,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut dyn ReadConn) -> Result<T> + Send + 'static,
     {
-        crate::reads::run(self.sqlite_readers.as_ref(), &self.reader, place, f).await
+        match &self.hot {
+            HotPaths::Sqlite { readers, .. } => crate::reads::run(readers, place, f).await,
+            // A read on PostgreSQL waits on the network, not the CPU: always on a worker
+            // thread, never on the caller's.
+            HotPaths::Postgres(workers) => workers.run(|w| f(w)).await,
+        }
     }
 
     /// Runs a hot write (see [`crate::writes`]) as one unit of work: committed as a whole
@@ -209,7 +228,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut dyn WriteConn) -> Result<T> + Send + 'static,
     {
-        crate::writes::run(self.sqlite_writer.as_ref(), &self.writer, f).await
+        match &self.hot {
+            HotPaths::Sqlite { writer, .. } => {
+                crate::writes::run_sqlite(writer, &self.writer, f).await
+            }
+            HotPaths::Postgres(workers) => crate::writes::run_postgres(workers, f).await,
+        }
     }
 
     /// This database with e-mail jobs queued (`true`) or not with every notification.
@@ -226,6 +250,9 @@ impl Db {
 
     /// Closes every connection (for graceful shutdown).
     pub async fn close(&self) {
+        if let HotPaths::Postgres(workers) = &self.hot {
+            workers.close();
+        }
         self.writer.close().await;
         self.reader.close().await;
         if let Some(pool) = &self.listen_pool {

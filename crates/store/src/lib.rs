@@ -18,6 +18,7 @@ pub mod lists;
 mod notifications;
 mod oauth;
 mod page;
+mod pg_workers;
 pub mod push;
 mod reads;
 mod records;

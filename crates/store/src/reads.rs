@@ -16,8 +16,8 @@
 
 use crate::db::Arg;
 use crate::{Result, StoreError};
+use sqlx::Row as _;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row as _};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
@@ -264,37 +264,6 @@ pub(crate) fn bind_args(stmt: &mut rusqlite::Statement<'_>, args: &[Arg]) -> Res
     Ok(())
 }
 
-/// sqlx's pool driven from a blocking thread (PostgreSQL).
-struct Blocking<'a> {
-    pool: &'a AnyPool,
-    runtime: tokio::runtime::Handle,
-}
-
-impl ReadConn for Blocking<'_> {
-    /// Only PostgreSQL reads through sqlx here: SQLite always has its own connections.
-    fn backend(&self) -> crate::Backend {
-        crate::Backend::Postgres
-    }
-
-    fn rows(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
-        self.fetch(sql, args, true)
-    }
-
-    fn rows_fresh_plan(&mut self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
-        // An unnamed statement is planned for the values it is bound with.
-        self.fetch(sql, args, false)
-    }
-}
-
-impl Blocking<'_> {
-    /// Runs `sql` as a named (`persistent`) or unnamed statement.
-    fn fetch(&mut self, sql: &str, args: &[Arg], persistent: bool) -> Result<Vec<Row>> {
-        let query = crate::db::bind_all(sqlx::query(sql), args).persistent(persistent);
-        let rows = self.runtime.block_on(query.fetch_all(self.pool))?;
-        to_rows(&rows)
-    }
-}
-
 /// Rows read through sqlx as [`Row`]s.
 pub(crate) fn to_rows(rows: &[AnyRow]) -> Result<Vec<Row>> {
     let Some(first) = rows.first() else {
@@ -431,8 +400,8 @@ fn in_snapshot<T>(
     }
 }
 
-/// Runs `f` on a read connection: on SQLite a rusqlite one, where `place` says; on
-/// PostgreSQL sqlx's reader pool, from the blocking pool.
+/// Runs `f` on one of SQLite's read connections, where `place` says (PostgreSQL has its
+/// worker threads, [`crate::pg_workers`]).
 ///
 /// A hot read on SQLite is a few dozen microseconds of CPU over pages the OS already
 /// caches (indexed point and range reads only), less than handing it to another thread
@@ -441,54 +410,33 @@ fn in_snapshot<T>(
 /// on the benchmark network (`block_in_place` gained nothing: it hands the worker's
 /// other tasks to another thread instead). The price is that a read which must go to disk
 /// holds up the runtime worker meanwhile; the writer stays on its own thread.
-pub(crate) async fn run<T, F>(
-    sqlite: Option<&Arc<SqliteReaders>>,
-    pool: &AnyPool,
-    place: Place,
-    f: F,
-) -> Result<T>
+pub(crate) async fn run<T, F>(readers: &Arc<SqliteReaders>, place: Place, f: F) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut dyn ReadConn) -> Result<T> + Send + 'static,
 {
-    match sqlite {
-        Some(readers) => {
-            // Bounds the open connections when many threads read at once (tests on
-            // their own runtimes, a blocking caller, long reads on the blocking pool).
-            let permit = Arc::clone(&readers.permits)
-                .acquire_owned()
-                .await
-                .map_err(|e| StoreError::Read(e.to_string()))?;
-            let readers = Arc::clone(readers);
-            let read = move || {
-                let _permit = permit;
-                let mut conn = readers.take()?;
-                let out = in_snapshot(&mut conn, f);
-                // A connection left inside a transaction (its COMMIT failed) is dropped.
-                if conn.is_autocommit() {
-                    readers.give_back(conn);
-                }
-                out
-            };
-            match place {
-                Place::InPlace => read(),
-                Place::Blocking => tokio::task::spawn_blocking(read)
-                    .await
-                    .map_err(|e| StoreError::Read(e.to_string()))?,
-            }
+    // Bounds the open connections when many threads read at once (tests on their own
+    // runtimes, a blocking caller, long reads on the blocking pool).
+    let permit = Arc::clone(&readers.permits)
+        .acquire_owned()
+        .await
+        .map_err(|e| StoreError::Read(e.to_string()))?;
+    let readers = Arc::clone(readers);
+    let read = move || {
+        let _permit = permit;
+        let mut conn = readers.take()?;
+        let out = in_snapshot(&mut conn, f);
+        // A connection left inside a transaction (its COMMIT failed) is dropped.
+        if conn.is_autocommit() {
+            readers.give_back(conn);
         }
-        None => {
-            let pool = pool.clone();
-            let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || {
-                f(&mut Blocking {
-                    pool: &pool,
-                    runtime,
-                })
-            })
+        out
+    };
+    match place {
+        Place::InPlace => read(),
+        Place::Blocking => tokio::task::spawn_blocking(read)
             .await
-            .map_err(|e| StoreError::Read(e.to_string()))?
-        }
+            .map_err(|e| StoreError::Read(e.to_string()))?,
     }
 }
 

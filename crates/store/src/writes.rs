@@ -16,9 +16,11 @@
 //! each write is its own transaction, driven through sqlx from the blocking pool.
 
 use crate::db::Arg;
+use crate::pg_workers::PgWorkers;
 use crate::reads::{ReadConn, Row};
 use crate::{Result, StoreError};
 use sqlx::AnyPool;
+use sqlx::Connection as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A connection the hot writes run their statements on, in a transaction.
@@ -296,58 +298,67 @@ impl Drop for Leading {
     }
 }
 
-/// Runs `write` as one unit of work: on SQLite through the queue, on PostgreSQL in a
-/// transaction of its own.
-pub(crate) async fn run<T, F>(
-    sqlite: Option<&Arc<SqliteWriter>>,
-    pool: &AnyPool,
+/// Runs `write` as one unit of work on SQLite: through the queue, committed with the
+/// writes queued with it.
+pub(crate) async fn run_sqlite<T, F>(
+    writer: &Arc<SqliteWriter>,
+    lock: &AnyPool,
     write: F,
 ) -> Result<T>
 where
     T: Send + 'static,
     F: FnOnce(&mut dyn WriteConn) -> Result<T> + Send + 'static,
 {
-    match sqlite {
-        Some(writer) => {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            if writer.enqueue(Box::new(Pending { write, reply })) {
-                // The guard goes into the task, so it also answers the queue if the task
-                // is dropped before it first runs.
-                let leading = Leading {
-                    writer: Arc::clone(writer),
-                    done: false,
-                };
-                tokio::spawn(lead(Arc::clone(writer), pool.clone(), leading));
-            }
-            answer
-                .await
-                .map_err(|_| StoreError::Write("the write was abandoned".into()))?
-        }
-        None => {
-            let pool = pool.clone();
-            let runtime = tokio::runtime::Handle::current();
-            tokio::task::spawn_blocking(move || {
-                let mut tx = runtime.block_on(pool.begin())?;
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    if writer.enqueue(Box::new(Pending { write, reply })) {
+        // The guard goes into the task, so it also answers the queue if the task is
+        // dropped before it first runs.
+        let leading = Leading {
+            writer: Arc::clone(writer),
+            done: false,
+        };
+        tokio::spawn(lead(Arc::clone(writer), lock.clone(), leading));
+    }
+    answer
+        .await
+        .map_err(|_| StoreError::Write("the write was abandoned".into()))?
+}
+
+/// Runs `write` as one unit of work on PostgreSQL: a transaction of its own, on a worker
+/// thread's connection (see [`crate::pg_workers`]).
+pub(crate) async fn run_postgres<T, F>(workers: &PgWorkers, write: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn WriteConn) -> Result<T> + Send + 'static,
+{
+    workers
+        .run(move |worker| {
+            let runtime = worker.runtime();
+            let outcome = (|| {
+                // Dropped on an error, the transaction is rolled back.
+                let mut tx = runtime.block_on(worker.connection()?.begin())?;
                 let result = write(&mut PgWrite {
                     tx: &mut tx,
-                    runtime: &runtime,
+                    runtime,
                 })?;
                 runtime.block_on(tx.commit())?;
                 Ok(result)
-            })
-            .await
-            .map_err(|e| StoreError::Write(e.to_string()))?
-        }
-    }
+            })();
+            if let Err(StoreError::Database(e)) = &outcome {
+                worker.after_error(e);
+            }
+            outcome
+        })
+        .await
 }
 
-/// A PostgreSQL transaction driven from a blocking thread.
-struct PgWrite<'a> {
-    tx: &'a mut sqlx::Transaction<'static, sqlx::Any>,
-    runtime: &'a tokio::runtime::Handle,
+/// A PostgreSQL transaction driven from a worker thread.
+struct PgWrite<'a, 'c> {
+    tx: &'a mut sqlx::Transaction<'c, sqlx::Any>,
+    runtime: &'a tokio::runtime::Runtime,
 }
 
-impl ReadConn for PgWrite<'_> {
+impl ReadConn for PgWrite<'_, '_> {
     fn backend(&self) -> crate::Backend {
         crate::Backend::Postgres
     }
@@ -359,7 +370,7 @@ impl ReadConn for PgWrite<'_> {
     }
 }
 
-impl WriteConn for PgWrite<'_> {
+impl WriteConn for PgWrite<'_, '_> {
     fn execute(&mut self, sql: &str, args: &[Arg]) -> Result<u64> {
         let query = crate::db::bind_all(sqlx::query(sql), args);
         Ok(self

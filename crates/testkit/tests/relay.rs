@@ -5,7 +5,8 @@
 //! marker being the next event, so no test waits for silence.
 //!
 //! PostgreSQL only (`STARLING_TEST_DATABASE=postgres`): SQLite is one node by nature, so on
-//! SQLite every test here says so and returns.
+//! SQLite every test here says so and returns. The last test checks that a node survives
+//! PostgreSQL cutting its connections.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
@@ -313,4 +314,77 @@ async fn the_relay_listens_again_after_its_connection_is_cut() {
             break;
         }
     }
+}
+
+/// A node whose PostgreSQL connections are all cut (a database restart, a failover, an
+/// idle timeout) fails at most a request per connection and then serves reads and
+/// writes again: its workers open new connections instead of keeping broken ones.
+#[tokio::test]
+async fn a_node_recovers_when_postgresql_cuts_its_connections() {
+    use sqlx::{Connection, Executor, PgConnection};
+    if !on_postgres() {
+        eprintln!("skipped: connections to cut only exist on PostgreSQL");
+        return;
+    }
+    let app = starling_testkit::spawn_app().await;
+    let ana = app.sign_up("ana").await;
+    say(&app, &ana, "before the cut").await;
+    // Open as many of the node's connections as a burst of reads and writes will.
+    let burst = |n: usize| {
+        let (app, ana) = (&app, &ana);
+        futures_util::future::join_all((0..n).map(move |i| async move {
+            let read = app.get("/api/v1/timelines/home", Some(ana)).await.status();
+            let write = app
+                .post_json(
+                    "/api/v1/statuses",
+                    Some(ana),
+                    json!({ "status": format!("post {i}") }),
+                )
+                .await
+                .status();
+            (read, write)
+        }))
+    };
+    assert!(
+        burst(16)
+            .await
+            .iter()
+            .all(|(r, w)| r.is_success() && w.is_success())
+    );
+
+    let url = app.app.settings().database_url();
+    let mut admin = PgConnection::connect(&url).await.unwrap();
+    let cut = admin
+        .fetch_all(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .await
+        .unwrap();
+    assert!(!cut.is_empty(), "the node had no connection to cut");
+
+    // Each broken connection may fail the one request that finds it broken; after that
+    // every request succeeds.
+    let mut in_a_row = 0;
+    for _ in 0..200 {
+        let results = burst(4).await;
+        if results
+            .iter()
+            .all(|(r, w)| r.is_success() && w.is_success())
+        {
+            in_a_row += 1;
+            if in_a_row == 10 {
+                break;
+            }
+        } else {
+            in_a_row = 0;
+        }
+    }
+    assert_eq!(
+        in_a_row, 10,
+        "the node kept failing after its connections were cut"
+    );
+    let home = app.get("/api/v1/timelines/home?limit=40", Some(&ana)).await;
+    assert_eq!(home.status(), StatusCode::OK);
+    let _ = admin.close().await;
 }
