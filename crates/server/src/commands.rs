@@ -142,6 +142,7 @@ async fn serve(args: ServeArgs) -> Result<(), CommandError> {
         "opening database"
     );
     let app = open(settings).await?;
+    crate::allocator::trim_periodically();
     tracing::info!(
         base_url = %app.settings().base_url(),
         "listening on http://{}",
