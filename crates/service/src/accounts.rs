@@ -10,9 +10,6 @@ use starling_domain::scope::Scopes;
 use starling_domain::visibility::Visibility;
 use starling_store::{AccountRecord, NewAccount, ProfileUpdate, StoreError};
 
-/// How long instance statistics are reused before being counted again.
-const STATS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
-
 fn invalid(e: AccountError) -> ServiceError {
     ServiceError::Validation(e.to_string())
 }
@@ -275,21 +272,15 @@ impl Starling {
 
     /// Number of active accounts and of posts, for the instance description. Counting
     /// scans whole tables, and clients fetch the instance often, so the figures are
-    /// recounted at most once a minute.
+    /// recounted at most once a minute, in the background (see [`crate::stats`]).
     pub async fn stats(&self) -> Result<(i64, i64)> {
-        let fresh = |t: &std::time::Instant| t.elapsed() < STATS_TTL;
-        if let Ok(cache) = self.stats_cache().lock()
-            && let Some((at, stats)) = *cache
-            && fresh(&at)
-        {
-            return Ok(stats);
-        }
-        let (_, active) = self.db().account_counts().await?;
-        let stats = (active, self.db().status_count().await?);
-        if let Ok(mut cache) = self.stats_cache().lock() {
-            *cache = Some((std::time::Instant::now(), stats));
-        }
-        Ok(stats)
+        let this = self.clone();
+        self.stats_cache()
+            .get(move || async move {
+                let (_, active) = this.db().account_counts().await?;
+                Ok((active, this.db().status_count().await?))
+            })
+            .await
     }
 
     /// Parses a scope list (for the admin command's `--scopes`).

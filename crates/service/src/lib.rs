@@ -20,6 +20,7 @@ pub mod realtime;
 pub mod search;
 pub mod seed;
 pub mod social;
+mod stats;
 pub mod statuses;
 pub mod tags;
 mod throttle;
@@ -61,7 +62,7 @@ struct Inner {
     /// What the fan-out worker and the posts it serves share (see [`fan_out`]).
     fan_out: fan_out::FanOutState,
     /// Network statistics with the time they were counted (see [`Starling::stats`]).
-    stats: std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>>,
+    stats: Arc<stats::StatsCache>,
     /// Carries events to this node's streaming subscriptions.
     hub: realtime::Hub,
     /// Carries events to and from the other nodes on the same PostgreSQL database;
@@ -108,7 +109,7 @@ impl Starling {
                 )),
                 settings,
                 ids: IdGenerator::new(),
-                stats: std::sync::Mutex::new(None),
+                stats: Arc::default(),
                 fan_out: fan_out::FanOutState::default(),
                 hub,
                 relay,
@@ -134,9 +135,7 @@ impl Starling {
         &self.inner.sign_in_throttle
     }
 
-    pub(crate) fn stats_cache(
-        &self,
-    ) -> &std::sync::Mutex<Option<(std::time::Instant, (i64, i64))>> {
+    pub(crate) fn stats_cache(&self) -> &Arc<stats::StatsCache> {
         &self.inner.stats
     }
 
