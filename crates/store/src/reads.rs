@@ -7,8 +7,8 @@
 //! statements spent most of its time in thread hand-offs, not in SQLite (profiled with
 //! `perf`: SQLite itself under 5%, futex and scheduling over 40%). On SQLite these reads
 //! use rusqlite connections of their own, run in place (see [`run`]), so a dozen
-//! statements cost no hand-off at all. On PostgreSQL the same code drives sqlx, one awaited
-//! query after another, from the blocking pool.
+//! statements cost no hand-off at all. On PostgreSQL the same code drives sqlx, one
+//! statement after another, on a worker thread's own connection ([`crate::pg_workers`]).
 //!
 //! Rejected: porting the whole store to rusqlite (writes gain little: they are serialised
 //! on one connection anyway, and the portable sqlx query set serves PostgreSQL); raw

@@ -13,7 +13,8 @@
 //! every write queued by then in one transaction — a group commit — each in a savepoint of
 //! its own, so a write that fails undoes only its own changes. Each caller learns its
 //! outcome once the transaction has committed. On PostgreSQL, which has no single writer,
-//! each write is its own transaction, driven through sqlx from the blocking pool.
+//! each write is its own transaction, on a worker thread's own connection
+//! ([`crate::pg_workers`]).
 
 use crate::db::Arg;
 use crate::pg_workers::PgWorkers;
